@@ -1,0 +1,40 @@
+# `make run`: set up and serve the app on http://127.0.0.1:8000 (SQLite, local files, local Whisper).
+# `make test`: set up and run the test suite (SQLite; PostgreSQL when DATABASE_URL is set).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	@echo ""
+	@echo "  Meeting Noter is at http://$(HOST)/"
+	@echo "  New here? Create an account at http://$(HOST)/accounts/signup/ and sign in."
+	@echo "  Admin: $(PY) manage.py createsuperuser, then http://$(HOST)/admin/"
+	@echo ""
+	$(PY) manage.py runserver --noreload $(HOST)
+
+test: $(VENV)/.installed
+	./scripts/system-deps.sh
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from .models import FAILED, Transcript
+from .tasks import dispatch
+
+
+@admin.register(Transcript)
+class TranscriptAdmin(admin.ModelAdmin):
+    list_display = ("title", "owner", "status", "duration", "language", "engine", "created_at")
+    list_filter = ("status", "owner", "source", "engine")
+    search_fields = ("title", "original_name", "id")
+    readonly_fields = (
+        "id",
+        "attempts",
+        "lease_expires_at",
+        "started_at",
+        "completed_at",
+        "created_at",
+        "updated_at",
+    )
+    actions = ["retry"]
+
+    @admin.action(description="Retry selected failed transcripts")
+    def retry(self, request, queryset):
+        retried = 0
+        for t in queryset.filter(status=FAILED).exclude(audio=""):
+            if t.requeue():
+                dispatch(t.id)
+                retried += 1
+        self.message_user(request, f"Retrying {retried} transcript(s).", messages.SUCCESS)

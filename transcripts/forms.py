@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.core.files.uploadedfile import UploadedFile
+
+from workers.audio import AudioError, AudioInfo, probe
+
+from .imports import TranscriptFormatError, parse_transcript
+from .keys import sanitise_filename
+
+LANGUAGES = [
+    ("", "Detect automatically"),
+    ("en", "English"),
+    ("de", "German"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("it", "Italian"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("pt", "Portuguese"),
+    ("ru", "Russian"),
+    ("sv", "Swedish"),
+    ("tr", "Turkish"),
+    ("uk", "Ukrainian"),
+    ("zh", "Chinese"),
+]
+TEXT_EXTENSIONS = ("txt", "srt", "vtt")
+MAX_TEXT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class ImportedText:
+    name: str
+    text: str
+    segments: list[dict]
+
+
+def probe_upload(upload: UploadedFile) -> AudioInfo:
+    """Probe an upload by decoding it: a path for files Django spooled to disk,
+    a temporary copy for small in-memory ones."""
+    limits = dict(max_seconds=settings.MAX_AUDIO_MINUTES * 60, min_seconds=settings.MIN_AUDIO_SECONDS)
+    if hasattr(upload, "temporary_file_path"):
+        return probe(upload.temporary_file_path(), **limits)
+    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(upload.name)[1][:10]) as tmp:
+        for chunk in upload.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        upload.seek(0)
+        return probe(tmp.name, **limits)
+
+
+def too_large_message(size: int) -> str:
+    return f"The file is too large ({size / 2**20:.0f} MB); the limit is {settings.MAX_UPLOAD_MB} MB."
+
+
+class SignupForm(UserCreationForm):
+    pass
+
+
+class UploadForm(forms.Form):
+    audio = forms.FileField(
+        required=False, help_text="mp3, m4a, wav, flac, ogg, opus, webm, or a video with sound."
+    )
+    transcript = forms.FileField(
+        required=False,
+        label="Text transcript",
+        help_text="A .txt, .srt or .vtt file: alone it is imported; with audio it is the reference for the error rate.",
+    )
+    title = forms.CharField(max_length=200, required=False)
+    language = forms.ChoiceField(choices=LANGUAGES, required=False)
+    word_timestamps = forms.BooleanField(required=False, label="Word-level timestamps")
+
+    def clean_audio(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("audio")
+        if not upload:
+            return None
+        if upload.size > settings.MAX_UPLOAD_MB * 2**20:
+            raise forms.ValidationError(too_large_message(upload.size))
+        try:
+            self.audio_info = probe_upload(upload)
+        except AudioError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return upload
+
+    def clean_transcript(self) -> ImportedText | None:
+        upload = self.cleaned_data.get("transcript")
+        if not upload:
+            return None
+        name = sanitise_filename(upload.name)
+        if name.rsplit(".", 1)[-1].lower() not in TEXT_EXTENSIONS:
+            raise forms.ValidationError("A text transcript must be a .txt, .srt or .vtt file.")
+        if upload.size > MAX_TEXT_BYTES:
+            raise forms.ValidationError("The transcript file is larger than 5 MB.")
+        try:
+            text, segments = parse_transcript(name, upload.read())
+        except TranscriptFormatError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return ImportedText(name, text, segments)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors and not data.get("audio") and not data.get("transcript"):
+            raise forms.ValidationError("Choose an audio file, a text transcript, or both.")
+        return data
+
+    @property
+    def default_title(self) -> str:
+        data = self.cleaned_data
+        source = data.get("audio").name if data.get("audio") else data["transcript"].name
+        return data.get("title") or os.path.splitext(sanitise_filename(source))[0][:200]
+
+
+class SegmentsForm(forms.Form):
+    """Corrections: one text box per segment, posted as seg-<index>."""
+
+    def __init__(self, *args, segments: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.segments = segments
+        for i, seg in enumerate(segments):
+            self.fields[f"seg-{i}"] = forms.CharField(
+                initial=seg.get("text", ""),
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+
+    def corrected(self) -> list[dict]:
+        out = []
+        for i, seg in enumerate(self.segments):
+            text = self.cleaned_data[f"seg-{i}"].strip()
+            changed = {**seg, "text": text}
+            if text != seg.get("text", "").strip():
+                changed.pop("words", None)  # word timings no longer match edited text
+            out.append(changed)
+        return out

@@ -1,0 +1,45 @@
+"""The storage layout (DESIGN.md): one place that knows where things live."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+
+AUDIO_PREFIX = "audio/"
+INBOX_PREFIX = "inbox/"
+TRANSCRIPTS_PREFIX = "transcripts/"
+MAX_NAME_LENGTH = 120
+
+
+def sanitise_filename(name: str) -> str:
+    """A safe, readable file name: no folders, no control or shell characters,
+    at most MAX_NAME_LENGTH characters with the extension kept."""
+    name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").split("/")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f\"'`<>|:*?#%&{}$!@+=;,\[\]]", "", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:10].lower()
+    stem = stem[: MAX_NAME_LENGTH - len(ext) - 1].strip(" .") or "audio"
+    return f"{stem}.{ext}" if ext else stem
+
+
+def audio_key(transcript_id: uuid.UUID | str, name: str) -> str:
+    return f"{AUDIO_PREFIX}{transcript_id}/{sanitise_filename(name)}"
+
+
+def transcript_key(transcript_id: uuid.UUID | str) -> str:
+    return f"{TRANSCRIPTS_PREFIX}{transcript_id}.json"
+
+
+def id_from_key(key: str) -> uuid.UUID | None:
+    """The transcript id in `audio/<uuid>/…` or `transcripts/<uuid>.json`, else None."""
+    m = re.match(r"^(?:audio/([0-9a-f-]{36})/|transcripts/([0-9a-f-]{36})\.json$)", key)
+    if not m:
+        return None
+    try:
+        return uuid.UUID(m.group(1) or m.group(2))
+    except ValueError:
+        return None

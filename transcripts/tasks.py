@@ -1,0 +1,205 @@
+"""Background work. Every trigger ends in `dispatch(transcript_id)`.
+
+On Lambda `dispatch` calls the Zappa `@task`, an asynchronous invoke of this
+same code. Off Lambda a `@task` would run inline and block the upload request,
+so locally the id goes to a bounded in-process executor instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from urllib.parse import quote_plus
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from zappa.asynchronous import task
+
+from workers import store
+from workers.audio import AudioError, probe
+from workers.engines import EngineError, TranscribeOptions, get_engine
+
+from .keys import transcript_key
+from .models import FAILED, PROCESSING, QUEUED, UPLOADED, Transcript
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "Transcription failed because of an unexpected error on our side. Retry, and if it fails again, check the server log."
+
+
+class TransientError(Exception):
+    """Raised out of the Lambda task so that Lambda's async retry runs it again."""
+
+
+def dispatch(transcript_id) -> None:
+    transcript_id = str(transcript_id)
+    lease = timezone.now() + timedelta(seconds=settings.TRANSCRIBE_LEASE_SECONDS)
+    Transcript.objects.filter(id=transcript_id, status=UPLOADED).update(status=QUEUED, lease_expires_at=lease)
+    runner = settings.TRANSCRIBE_RUNNER
+    if runner == "lambda":
+        transcribe(transcript_id)
+    elif runner == "inline":
+        transcribe.sync(transcript_id)
+    else:
+        local_worker().submit(transcript_id)
+
+
+@task
+def transcribe(transcript_id: str) -> str:
+    """The transcription entry point: only ids cross the async boundary."""
+    outcome = run(transcript_id)
+    if outcome == "retry":
+        raise TransientError(f"transcript {transcript_id}: transient failure, retrying")
+    return outcome
+
+
+def run(transcript_id: str) -> str:
+    """Claim, transcribe, store the result. Returns completed|failed|skipped|retry."""
+    if not Transcript.objects.claim(transcript_id, settings.TRANSCRIBE_LEASE_SECONDS):
+        return "skipped"
+    transcript = Transcript.objects.get(id=transcript_id)
+    try:
+        return _transcribe_claimed(transcript)
+    except AudioError as exc:
+        return _failed(transcript, str(exc))
+    except EngineError as exc:
+        if exc.transient and transcript.attempts < settings.TRANSCRIBE_MAX_ATTEMPTS:
+            transcript.requeue(from_statuses=(PROCESSING,))
+            return "retry"
+        return _failed(transcript, str(exc))
+    except Exception:
+        log.exception("transcript %s failed", transcript_id)
+        return _failed(transcript, UNEXPECTED)
+
+
+def _failed(transcript: Transcript, reason: str) -> str:
+    transcript.fail(reason)
+    try:
+        store.set_tags(transcript.audio.name, {"transcript-id": str(transcript.id), "status": "failed"})
+    except Exception:
+        log.exception("could not tag %s", transcript.audio.name)
+    return "failed"
+
+
+def _transcribe_claimed(transcript: Transcript) -> str:
+    started = time.monotonic()
+    last_beat = [started]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last_beat[0] >= 2.0:
+            last_beat[0] = time.monotonic()
+            transcript.heartbeat(fraction)
+
+    max_seconds = settings.MAX_AUDIO_MINUTES * 60
+    options = TranscribeOptions(
+        language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
+    )
+    with store.local_copy(transcript.audio.name) as path:
+        probe(path, max_seconds=max_seconds, min_seconds=settings.MIN_AUDIO_SECONDS)
+        result = get_engine().transcribe(path, options, progress)
+    key = transcript_key(transcript.id)
+    doc = {"id": str(transcript.id), "source_key": transcript.audio.name, **result.to_dict()}
+    doc["timings"]["total"] = round(time.monotonic() - started, 3)
+    store.put_json(
+        key, doc, {"transcript-id": str(transcript.id), "source-key": quote_plus(transcript.audio.name)}
+    )
+    if not store.on_s3():
+        # On AWS the bucket's ObjectCreated event runs this step; locally we
+        # hand the same router a synthesised event so both modes share it.
+        from workers.events import route
+
+        route(synthetic_event(key), None)
+    return "completed"
+
+
+def synthetic_event(key: str) -> dict:
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "local"}, "object": {"key": quote_plus(key)}},
+            }
+        ]
+    }
+
+
+def recover_stale() -> list[str]:
+    """Put rows whose worker vanished back to work; give up after MAX_ATTEMPTS."""
+    recovered = []
+    now = timezone.now()
+    for t in Transcript.objects.stale().only("id", "status", "attempts"):
+        stale = Transcript.objects.filter(id=t.id, status=t.status).filter(
+            lease_expires_at__lt=now
+        ) | Transcript.objects.filter(id=t.id, status=QUEUED, lease_expires_at__isnull=True)
+        if t.status == PROCESSING and t.attempts >= settings.TRANSCRIBE_MAX_ATTEMPTS:
+            stale.update(
+                status=FAILED,
+                error=f"Transcription was interrupted {t.attempts} times (the worker stopped or timed out). Retry to try again.",
+                lease_expires_at=None,
+            )
+            continue
+        lease = now + timedelta(seconds=settings.TRANSCRIBE_LEASE_SECONDS)
+        if stale.update(status=QUEUED, lease_expires_at=lease):
+            recovered.append(str(t.id))
+    for transcript_id in recovered:
+        log.info("recovering stale transcript %s", transcript_id)
+        dispatch(transcript_id)
+    return recovered
+
+
+class LocalWorker:
+    """A bounded executor plus a sweeper that recovers stale rows at start and
+    then once a minute. Lives as long as the web process; never used on Lambda."""
+
+    def __init__(self, workers: int, sweep_seconds: float = 60.0):
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="transcribe")
+        self.sweep_seconds = sweep_seconds
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="transcribe-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def submit(self, transcript_id: str) -> Future:
+        return self.executor.submit(self._run, transcript_id)
+
+    def _run(self, transcript_id: str) -> str:
+        close_old_connections()
+        try:
+            outcome = run(transcript_id)
+            if outcome == "retry":
+                time.sleep(5)
+                self.submit(transcript_id)
+            return outcome
+        finally:
+            close_old_connections()
+
+    def _sweep(self) -> None:
+        while not self._stop.is_set():
+            try:
+                close_old_connections()
+                recover_stale()
+            except Exception:
+                log.exception("stale-row sweep failed")
+            finally:
+                close_old_connections()
+            self._stop.wait(self.sweep_seconds)
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.executor.shutdown(wait=True)
+
+
+_worker: LocalWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def local_worker() -> LocalWorker:
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = LocalWorker(settings.TRANSCRIBE_WORKERS)
+        return _worker

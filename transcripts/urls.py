@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.transcript_list, name="transcript_list"),
+    path("upload/", views.upload, name="upload"),
+    path("t/<uuid:transcript_id>/", views.transcript_detail, name="transcript_detail"),
+    path("t/<uuid:transcript_id>/status/", views.transcript_status, name="transcript_status"),
+    path("t/<uuid:transcript_id>/audio/", views.transcript_audio, name="transcript_audio"),
+    path("t/<uuid:transcript_id>/edit/", views.transcript_edit, name="transcript_edit"),
+    path("t/<uuid:transcript_id>/retry/", views.transcript_retry, name="transcript_retry"),
+    path("t/<uuid:transcript_id>/delete/", views.transcript_delete, name="transcript_delete"),
+    path(
+        "t/<uuid:transcript_id>/export.<str:fmt>",
+        views.transcript_export,
+        name="transcript_export",
+    ),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,107 @@
+"""Object storage for the workers: the S3 bucket when TRANSCRIPTS_BUCKET is set,
+else the local media folder. The boto3 client is built lazily, once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+
+
+def on_s3() -> bool:
+    return bool(settings.TRANSCRIPTS_BUCKET)
+
+
+@cache
+def client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        region_name=settings.AWS_REGION,
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        config=Config(signature_version="s3v4", retries={"max_attempts": 5, "mode": "standard"}),
+    )
+
+
+def _local(key: str) -> Path:
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / key).resolve()
+    if root not in path.parents:
+        raise ValueError(f"key {key!r} escapes the storage root")
+    return path
+
+
+def put_json(key: str, data: dict, metadata: dict[str, str]) -> None:
+    body = json.dumps(data, ensure_ascii=False).encode()
+    if on_s3():
+        client().put_object(
+            Bucket=settings.TRANSCRIPTS_BUCKET,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            Metadata=metadata,
+        )
+        return
+    path = _local(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(body)
+    os.replace(tmp, path)  # readers never see half a document
+
+
+def get_json(key: str) -> dict:
+    if on_s3():
+        obj = client().get_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
+        return json.loads(obj["Body"].read())
+    return json.loads(_local(key).read_bytes())
+
+
+@contextlib.contextmanager
+def local_copy(key: str) -> Iterator[str]:
+    """A path on this machine holding the object: the file itself locally, a
+    download to /tmp (removed afterwards) on S3, where Lambda has 512 MB+ of /tmp."""
+    if not on_s3():
+        yield str(_local(key))
+        return
+    suffix = Path(key).suffix[:10]
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=os.getenv("WORK_DIR") or None)
+    os.close(fd)
+    try:
+        client().download_file(settings.TRANSCRIPTS_BUCKET, key, path)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def get_tags(key: str) -> dict[str, str]:
+    if not on_s3():
+        return {}
+    resp = client().get_object_tagging(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
+    return {t["Key"]: t["Value"] for t in resp["TagSet"]}
+
+
+def set_tags(key: str, tags: dict[str, str]) -> None:
+    """Merge `tags` into the object's tags (S3 only). Tagging emits no ObjectCreated."""
+    if not on_s3() or not key:
+        return
+    merged = {**get_tags(key), **{k: str(v)[:256] for k, v in tags.items()}}
+    client().put_object_tagging(
+        Bucket=settings.TRANSCRIPTS_BUCKET,
+        Key=key,
+        Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]},
+    )
+
+
+def copy_to_local_file(key: str, dest: str) -> None:
+    with local_copy(key) as path:
+        shutil.copyfile(path, dest)
