@@ -115,7 +115,7 @@ def _ranged_file(request, path: str) -> HttpResponse:
     size = os.path.getsize(path)
     m = re.match(r"bytes=(\d*)-(\d*)$", request.headers.get("Range", ""))
     if not m or (not m.group(1) and not m.group(2)):
-        response = FileResponse(open(path, "rb"))
+        response = FileResponse(open(path, "rb"))  # noqa: SIM115 - the response closes it
         response["Accept-Ranges"] = "bytes"
         return response
     if m.group(1):
@@ -186,4 +186,6 @@ def transcript_edit(request, transcript_id):
         t.save(update_fields=["segments", "text", "edited", "updated_at"])
         messages.success(request, "Transcript saved.")
         return redirect(t)
-    return render(request, "transcripts/edit.html", {"t": t, "form": form, "rows": zip(form, t.segments)})
+    return render(
+        request, "transcripts/edit.html", {"t": t, "form": form, "rows": zip(form, t.segments, strict=True)}
+    )

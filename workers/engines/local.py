@@ -102,7 +102,9 @@ class LocalEngine:
             words = None
             if s.words is not None:
                 words = [Word(w.start, w.end, w.word, w.probability) for w in s.words]
-            segments.append(Segment(round(s.start, 3), round(s.end, 3), s.text.strip(), words))
+            # Whisper can place an end past the last sample; cues must not outlast the audio.
+            end = min(s.end, info.duration)
+            segments.append(Segment(round(min(s.start, end), 3), round(end, 3), s.text.strip(), words))
             if progress and info.duration:
                 progress(min(s.end / info.duration, 1.0))
         return TranscriptionResult(
