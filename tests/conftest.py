@@ -57,3 +57,14 @@ def copy_fixture(name: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(fixture_path(name), dest)
     return dest
+
+
+@pytest.fixture
+def post_upload(alice_client, django_capture_on_commit_callbacks):
+    """POST to the upload form and run what it queued after commit (the dispatch)."""
+
+    def post(data: dict, client=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return (client or alice_client).post("/upload/", data)
+
+    return post

@@ -13,16 +13,16 @@ MAX_NAME_LENGTH = 120
 
 
 def sanitise_filename(name: str) -> str:
-    """A safe, readable file name: no folders, no control or shell characters,
-    at most MAX_NAME_LENGTH characters with the extension kept."""
+    """A safe, readable file name: no folders, only letters, digits, `-_.`, at
+    most MAX_NAME_LENGTH characters with the extension kept. It matches what
+    Django's storage would make of it, so web and presigned uploads agree."""
     name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").split("/")[-1]
-    name = re.sub(r"[\x00-\x1f\x7f\"'`<>|:*?#%&{}$!@+=;,\[\]]", "", name)
-    name = re.sub(r"\s+", " ", name).strip(" .")
+    name = re.sub(r"[^\w.-]", "", re.sub(r"\s+", "_", name.strip())).strip("._")
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
     ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:10].lower()
-    stem = stem[: MAX_NAME_LENGTH - len(ext) - 1].strip(" .") or "audio"
+    stem = stem[: MAX_NAME_LENGTH - len(ext) - 1].strip("._") or "audio"
     return f"{stem}.{ext}" if ext else stem
 
 

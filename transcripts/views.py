@@ -53,9 +53,8 @@ def upload(request):
     # Refuse an oversized body before Django reads a byte of it.
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if request.method == "POST" and length > settings.MAX_UPLOAD_MB * 2**20 + 2**20:
-        form = UploadForm()
-        form.add_error(None, too_large_message(length))
-        return render(request, "transcripts/upload.html", {"form": form}, status=413)
+        context = {"form": UploadForm(), "error": too_large_message(length)}
+        return render(request, "transcripts/upload.html", context, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         transcript = _create(request.user, form)
