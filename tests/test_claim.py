@@ -120,3 +120,16 @@ def test_the_local_worker_recovers_stale_rows_when_it_starts(alice, settings, tr
         worker.shutdown()
         monkeypatch.setattr(tasks, "_worker", None)
     assert t.status == COMPLETED
+
+
+def test_a_running_job_keeps_its_lease_and_a_dead_one_loses_it(alice, transactional_db):
+    import time
+
+    t = Transcript.objects.create(owner=alice, title="long", status=QUEUED)
+    assert Transcript.objects.claim(t.id, lease_seconds=1)
+    with tasks.LeaseKeeper(t.id, lease_seconds=1):
+        time.sleep(1.6)  # longer than the lease: only the keeper keeps it alive
+        assert tasks.recover_stale() == []
+    time.sleep(1.2)  # the keeper is gone, as if the process had died
+    t.refresh_from_db()
+    assert t.status == PROCESSING and t.lease_expires_at < timezone.now()

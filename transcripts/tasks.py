@@ -15,7 +15,7 @@ from datetime import timedelta
 from urllib.parse import quote_plus
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from zappa.asynchronous import task
 
@@ -63,7 +63,8 @@ def run(transcript_id: str) -> str:
         return "skipped"
     transcript = Transcript.objects.get(id=transcript_id)
     try:
-        return _transcribe_claimed(transcript)
+        with LeaseKeeper(transcript.id, settings.TRANSCRIBE_LEASE_SECONDS):
+            return _transcribe_claimed(transcript)
     except AudioError as exc:
         return _failed(transcript, str(exc))
     except EngineError as exc:
@@ -74,6 +75,38 @@ def run(transcript_id: str) -> str:
     except Exception:
         log.exception("transcript %s failed", transcript_id)
         return _failed(transcript, UNEXPECTED)
+
+
+class LeaseKeeper:
+    """Renews a claimed row's lease from a side thread while the work runs, so
+    the lease runs out only when this process dies (crash, Lambda timeout),
+    never because one engine call was slow. The thread ends with the work."""
+
+    def __init__(self, transcript_id, lease_seconds: int):
+        self.transcript_id = transcript_id
+        self.lease_seconds = lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        try:
+            while not self._stop.wait(self.lease_seconds / 3):
+                lease = timezone.now() + timedelta(seconds=self.lease_seconds)
+                Transcript.objects.filter(id=self.transcript_id, status=PROCESSING).update(
+                    lease_expires_at=lease
+                )
+        except Exception:
+            log.exception("could not renew the lease of %s", self.transcript_id)
+        finally:
+            connections.close_all()  # this thread's connections only
 
 
 def _failed(transcript: Transcript, reason: str) -> str:
