@@ -114,8 +114,11 @@ class UploadForm(forms.Form):
     @property
     def default_title(self) -> str:
         data = self.cleaned_data
-        source = data.get("audio").name if data.get("audio") else data["transcript"].name
-        return data.get("title") or os.path.splitext(sanitise_filename(source))[0][:200]
+        if data.get("title"):
+            return data["title"]
+        source = data["audio"].name if data.get("audio") else data["transcript"].name
+        name = os.path.splitext(source.replace("\\", "/").rsplit("/", 1)[-1])[0]
+        return " ".join(name.replace("_", " ").split())[:200] or "Untitled recording"
 
 
 class SegmentsForm(forms.Form):
