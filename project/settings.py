@@ -134,6 +134,11 @@ MIN_AUDIO_SECONDS = float(os.getenv("MIN_AUDIO_SECONDS", "0.5"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
+# On S3 the upload page sends audio above this size browser → S3 (presigned POST,
+# valid this many seconds): API Gateway and Lambda refuse bodies over ~6 MB.
+DIRECT_UPLOAD_MIN_BYTES = envint("DIRECT_UPLOAD_MIN_BYTES", str(4 * 2**20))
+PRESIGNED_UPLOAD_SECONDS = envint("PRESIGNED_UPLOAD_SECONDS", "900")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("transcripts.direct_upload.storage_context")
 
 # Transcription
 TRANSCRIBE_ENGINE = os.getenv("TRANSCRIBE_ENGINE", "openai" if os.getenv("OPENAI_API_KEY") else "local")

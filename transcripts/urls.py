@@ -3,11 +3,13 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import direct_upload, views
 
 urlpatterns = [
     path("", views.transcript_list, name="transcript_list"),
     path("upload/", views.upload, name="upload"),
+    path("upload/direct/", direct_upload.direct_upload_start, name="direct_upload_start"),
+    path("upload/direct/register/", direct_upload.direct_upload_register, name="direct_upload_register"),
     path("t/<uuid:transcript_id>/", views.transcript_detail, name="transcript_detail"),
     path("t/<uuid:transcript_id>/status/", views.transcript_status, name="transcript_status"),
     path("t/<uuid:transcript_id>/audio/", views.transcript_audio, name="transcript_audio"),

@@ -1,13 +1,16 @@
 """S3 event handlers: thin `(event, context)` functions over domain functions.
 
-Zappa routes a whole S3 event to one function by its bucket (see README,
-"One S3 source"), so one router receives everything and dispatches each record
-by its key's prefix.
+Zappa 0.63 gives every S3 notification of a function the same Id and routes S3
+events by bucket ARN, so two `events` entries on one bucket overwrite each
+other's notification and each event would run every function listed for the
+bucket. The bucket therefore has exactly one notification (all ObjectCreated,
+no prefix filter), to `route`, which dispatches each record by its key's prefix.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import unquote_plus
 
 from transcripts.keys import AUDIO_PREFIX, INBOX_PREFIX, TRANSCRIPTS_PREFIX
@@ -29,20 +32,43 @@ def records(event: dict) -> list[tuple[str, str]]:
     return out
 
 
-def route(event: dict, context) -> dict:
-    if event.get("Event") == "s3:TestEvent":
-        return {"ignored": "s3:TestEvent"}
+def worker_for(key: str) -> Callable[[str], object] | None:
     from .arrivals import audio_arrived
     from .results import record_result
 
-    handled = []
+    if key.startswith(TRANSCRIPTS_PREFIX):
+        return record_result
+    if key.startswith((AUDIO_PREFIX, INBOX_PREFIX)):
+        return audio_arrived
+    return None
+
+
+def route(event: dict, context) -> dict:
+    """Run every record's worker; one failing record does not stop the others.
+    If any failed, re-raise afterwards (a transient failure first) so that
+    `workers.errors.exception_handler` decides whether Lambda retries the event;
+    the workers are idempotent, so a retry repeats the successful records harmlessly."""
+    from .errors import is_transient
+
+    if event.get("Event") == "s3:TestEvent":
+        return {"ignored": "s3:TestEvent"}
+    handled, errors = [], []
     for _bucket, key in records(event):
-        if key.startswith(TRANSCRIPTS_PREFIX):
-            record_result(key)
-        elif key.startswith((AUDIO_PREFIX, INBOX_PREFIX)):
-            audio_arrived(key)
-        else:
+        worker = worker_for(key)
+        if worker is None:
             log.info("ignoring %s: no worker for this prefix", key)
             continue
+        try:
+            worker(key)
+        except Exception as exc:
+            log.exception("worker for %s failed", key)
+            errors.append(exc)
+            continue
         handled.append(key)
+    if errors:
+        first = next((e for e in errors if is_transient(e)), errors[0])
+        if isinstance(first, TypeError):
+            # Zappa answers a TypeError by calling us again with fewer arguments.
+            raise RuntimeError(f"S3 event worker failed: {first}") from first
+        raise first
     return {"handled": handled}

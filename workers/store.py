@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -105,3 +106,42 @@ def set_tags(key: str, tags: dict[str, str]) -> None:
 def copy_to_local_file(key: str, dest: str) -> None:
     with local_copy(key) as path:
         shutil.copyfile(path, dest)
+
+def head(key: str) -> dict | None:
+    """`{"size", "etag"}` for the object, or None when there is none."""
+    if not on_s3():
+        path = _local(key)
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        return {"size": stat.st_size, "etag": f"{stat.st_mtime_ns:x}-{stat.st_size:x}"}
+    from botocore.exceptions import ClientError
+
+    try:
+        resp = client().head_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return {"size": resp["ContentLength"], "etag": resp["ETag"].strip('"')}
+
+
+def tag_value(text: str) -> str:
+    """S3 accepts only letters, digits, spaces and `+ - = . _ : / @` in a tag value."""
+    return re.sub(r"[^\w\s+\-=.:/@]", "", text).strip()[:256]
+
+
+def presigned_post(key: str, *, max_bytes: int, expires: int, tags: dict[str, str]) -> dict:
+    """A browser upload straight to S3: only `key`, at most `max_bytes`, for `expires` seconds.
+    S3 applies `tags` as it stores the object (the `tagging` field is signed too)."""
+    tagging = "<Tagging><TagSet>{}</TagSet></Tagging>".format(
+        "".join(f"<Tag><Key>{k}</Key><Value>{tag_value(v)}</Value></Tag>" for k, v in tags.items())
+    )
+    return client().generate_presigned_post(
+        Bucket=settings.TRANSCRIPTS_BUCKET,
+        Key=key,
+        Fields={"tagging": tagging},
+        Conditions=[{"tagging": tagging}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires,
+    )
+
