@@ -153,6 +153,17 @@ OPENAI_TRANSCRIBE_MODEL = os.getenv("OPENAI_TRANSCRIBE_MODEL", "whisper-1")
 OPENAI_TIMEOUT_SECONDS = float(os.getenv("OPENAI_TIMEOUT_SECONDS", "120"))
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", "4")
 OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "4")
+# Long audio (docs/openai.md): the openai engine cuts audio longer than this into parts
+# of at most this length, at pauses; each part is ~1.4 MB of Opus, far below the 25 MB limit.
+OPENAI_CHUNK_SECONDS = float(os.getenv("OPENAI_CHUNK_SECONDS", "600"))
+# The local engine decodes audio longer than CHUNK_LOCAL_THRESHOLD_SECONDS in windows of
+# about CHUNK_LOCAL_WINDOW_SECONDS instead of all at once (3 h of 16 kHz floats is 690 MB).
+CHUNK_LOCAL_THRESHOLD_SECONDS = float(os.getenv("CHUNK_LOCAL_THRESHOLD_SECONDS", "1800"))
+CHUNK_LOCAL_WINDOW_SECONDS = float(os.getenv("CHUNK_LOCAL_WINDOW_SECONDS", "600"))
+# On Lambda, audio longer than this is transcribed as parts, one @task invocation each,
+# at most CHUNK_TASK_LANES at a time (OPENAI_MAX_CONCURRENCY for the openai engine).
+CHUNK_TASK_THRESHOLD_SECONDS = float(os.getenv("CHUNK_TASK_THRESHOLD_SECONDS", "1800"))
+CHUNK_TASK_LANES = envint("CHUNK_TASK_LANES", "4")
 
 # Background work: "thread" runs a bounded in-process executor (local default),
 # "inline" runs in the caller, "lambda" hands the id to Zappa's async @task.

@@ -119,6 +119,10 @@ def _failed(transcript: Transcript, reason: str) -> str:
 
 
 def _transcribe_claimed(transcript: Transcript) -> str:
+    from workers.parts import StoredParts
+
+    from .chunked import fan_out, wants_tasks
+
     started = time.monotonic()
     last_beat = [started]
 
@@ -131,21 +135,17 @@ def _transcribe_claimed(transcript: Transcript) -> str:
     options = TranscribeOptions(
         language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
     )
+    # Parts of long audio are kept as they finish: a retry redoes only the missing ones.
+    parts = StoredParts(transcript.id)
     with store.local_copy(transcript.audio.name) as path:
-        probe(path, max_seconds=max_seconds, min_seconds=settings.MIN_AUDIO_SECONDS)
-        result = get_engine().transcribe(path, options, progress)
-    key = transcript_key(transcript.id)
-    doc = {"id": str(transcript.id), "source_key": transcript.audio.name, **result.to_dict()}
-    doc["timings"]["total"] = round(time.monotonic() - started, 3)
-    store.put_json(
-        key, doc, {"transcript-id": str(transcript.id), "source-key": quote_plus(transcript.audio.name)}
-    )
-    if not store.on_s3():
-        # On AWS the bucket's ObjectCreated event runs this step; locally we
-        # hand the same router a synthesised event so both modes share it.
-        from workers.events import route
-
-        route(synthetic_event(key), None)
+        info = probe(path, max_seconds=max_seconds, min_seconds=settings.MIN_AUDIO_SECONDS)
+        if wants_tasks(info.duration):
+            # Too long for one Lambda invocation: one @task per part (transcripts/chunked.py).
+            return fan_out(transcript, path, info.duration)
+        result = get_engine().transcribe(path, options, progress, parts=parts)
+    result.timings["total"] = round(time.monotonic() - started, 3)
+    store_result(transcript, result)
+    parts.clear()
     return "completed"
 
 
@@ -236,3 +236,26 @@ def local_worker() -> LocalWorker:
         if _worker is None:
             _worker = LocalWorker(settings.TRANSCRIBE_WORKERS)
         return _worker
+
+
+def store_result(transcript: Transcript, result) -> None:
+    """Write transcripts/<uuid>.json; its ObjectCreated event (synthesised locally) completes the row."""
+    key = transcript_key(transcript.id)
+    doc = {"id": str(transcript.id), "source_key": transcript.audio.name, **result.to_dict()}
+    store.put_json(
+        key, doc, {"transcript-id": str(transcript.id), "source-key": quote_plus(transcript.audio.name)}
+    )
+    if not store.on_s3():
+        # On AWS the bucket's ObjectCreated event runs this step; locally we
+        # hand the same router a synthesised event so both modes share it.
+        from workers.events import route
+
+        route(synthetic_event(key), None)
+
+
+@task
+def transcribe_parts(transcript_id: str, indexes: list[int]) -> str:
+    """One part of a long transcript per invocation; the rest of `indexes` goes on in a new one."""
+    from .chunked import run_part
+
+    return run_part(transcript_id, indexes)

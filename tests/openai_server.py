@@ -1,0 +1,251 @@
+"""A stand-in for OpenAI's audio API on 127.0.0.1, for tests and the benchmark.
+
+It checks what the real one checks (key, size, extension, model, response format),
+decodes what it receives with PyAV, and answers with one segment per stretch of
+sound it heard, saying where in the upload it heard it, so that merged results
+can be checked against the audio. It can be told to fail, throttle, stall or
+answer nonsense, per request or per uploaded file name.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import av
+import numpy as np
+
+LIMIT_BYTES = 26_214_400
+EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+
+
+@dataclass
+class Seen:
+    filename: str
+    fields: dict[str, list[str]]
+    size: int
+    duration: float | None = None
+    status: int = 200
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass
+class Behaviour:
+    key: str = "sk-test-key"
+    # Seconds of work per second of audio received: a server slower with longer audio.
+    seconds_per_audio_second: float = 0.0
+    delay: float = 0.0
+    # Answers queued per file-name fragment: e.g. {"part-3": [500, 500]} fails the first two
+    # requests for part 3; "always" fails every one. "*" matches every file.
+    fail: dict[str, list[int] | str] = field(default_factory=dict)
+    fail_status: int = 500
+    retry_after: str | None = None
+    malformed: int = 0
+    # Formats/parameters this server refuses with a 400, as smaller servers do.
+    refuse_formats: tuple[str, ...] = ()
+    refuse_params: tuple[str, ...] = ()
+    # Echo the key in a 401, as some servers do, to prove the client hides it.
+    echo_key: bool = False
+
+
+class FakeOpenAI:
+    def __init__(self, behaviour: Behaviour | None = None):
+        self.behaviour = behaviour or Behaviour()
+        self.seen: list[Seen] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def ok(self) -> list[Seen]:
+        return [s for s in self.seen if s.status == 200]
+
+    def _next_failure(self, filename: str) -> int | None:
+        with self._lock:
+            for fragment, plan in self.behaviour.fail.items():
+                if fragment != "*" and fragment not in filename:
+                    continue
+                if plan == "always":
+                    return self.behaviour.fail_status
+                if plan:
+                    return plan.pop(0)
+            if self.behaviour.malformed:
+                self.behaviour.malformed -= 1
+                return -1
+        return None
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._transcription()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, status: int, body: bytes | str, ctype="application/json", headers=None) -> None:
+                data = body.encode() if isinstance(body, str) else body
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, seen: Seen | None, status: int, message: str, param=None, headers=None) -> None:
+                if seen:
+                    seen.status = status
+                    seen.finished = time.monotonic()
+                error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+                self._answer(status, json.dumps({"error": error}), headers=headers)
+
+            def _transcription(self) -> None:
+                b = server.behaviour
+                started = time.monotonic()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/audio/transcriptions":
+                    return self._error(None, 404, f"Unknown path {self.path}")
+                if self.headers.get("Authorization") != f"Bearer {b.key}":
+                    sent = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    shown = sent if b.echo_key else sent[:3] + "***"
+                    return self._error(None, 401, f"Incorrect API key provided: {shown}.")
+                fields, filename, audio = _multipart(self.headers.get("Content-Type", ""), body)
+                seen = Seen(filename, fields, len(audio), started=started)
+                server.seen.append(seen)
+                if len(audio) > LIMIT_BYTES:
+                    return self._error(seen, 413, f"Maximum content size limit ({LIMIT_BYTES}) exceeded.")
+                ext = filename.rpartition(".")[2].lower()
+                if ext not in EXTENSIONS:
+                    return self._error(seen, 400, f"Invalid file format. Supported formats: {list(EXTENSIONS)}")
+                model = (fields.get("model") or [""])[0]
+                if model not in MODELS:
+                    return self._error(seen, 400, f"The model `{model}` does not exist.", "model")
+                fmt = (fields.get("response_format") or ["json"])[0]
+                if fmt in b.refuse_formats or (fmt == "verbose_json" and model != "whisper-1"):
+                    return self._error(seen, 400, f"response_format '{fmt}' is not supported.", "response_format")
+                for param in b.refuse_params:
+                    if any(k.startswith(param) for k in fields):
+                        return self._error(seen, 400, f"Unrecognized request argument: {param}", param)
+                failure = server._next_failure(filename)
+                if failure == -1:
+                    seen.finished = time.monotonic()
+                    return self._answer(200, '{"text": "half an answ')
+                if failure:
+                    headers = {"Retry-After": b.retry_after} if b.retry_after and failure == 429 else None
+                    return self._error(seen, failure, f"Simulated {failure} for {filename}.", headers=headers)
+                try:
+                    duration, spans = _listen(audio)
+                except Exception:
+                    return self._error(seen, 400, "Audio file might be corrupted or unsupported.", "file")
+                seen.duration = duration
+                time.sleep(b.delay + b.seconds_per_audio_second * duration)
+                seen.finished = time.monotonic()
+                words = "word" in fields.get("timestamp_granularities[]", [])
+                self._answer(*_render(fmt, duration, spans, filename, words))
+
+        return Handler
+
+
+def _multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], str, bytes]:
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, list[str]] = {}
+    filename, audio = "", b""
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            filename, audio = part.get_filename(), payload
+        else:
+            fields.setdefault(name, []).append(payload.decode())
+    return fields, filename, audio
+
+
+def _listen(audio: bytes) -> tuple[float, list[tuple[float, float]]]:
+    """Decode the upload; its true duration and the stretches of sound in it."""
+    hop = 0.05
+    levels: list[np.ndarray] = []
+    rest = np.zeros(0, np.float32)
+    samples = 0
+    rate = 0
+    with av.open(io.BytesIO(audio)) as container:
+        for frame in container.decode(audio=0):
+            rate = frame.sample_rate
+            arr = frame.to_ndarray().astype(np.float32)
+            if np.issubdtype(frame.to_ndarray().dtype, np.integer):
+                arr /= 32768.0
+            arr = arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels)).mean(1)
+            samples += len(arr)
+            rest = np.concatenate([rest, arr])
+            n = len(rest) // int(rate * hop)
+            if n:
+                block = rest[: n * int(rate * hop)].reshape(n, -1)
+                levels.append(np.sqrt((block * block).mean(1)))
+                rest = rest[n * int(rate * hop) :]
+    duration = samples / rate if rate else 0.0
+    loud = np.concatenate(levels) > 0.01 if levels else np.zeros(0, bool)
+    spans: list[tuple[float, float]] = []
+    for i in np.flatnonzero(loud):
+        t = i * hop
+        if spans and t - spans[-1][1] < 0.6:  # a gap between words, not a pause
+            spans[-1] = (spans[-1][0], t + hop)
+        else:
+            spans.append((t, t + hop))
+    return duration, spans
+
+
+def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tuple[int, str, str]:
+    segments = []
+    for i, (start, end) in enumerate(spans):
+        text = f"sound {i + 1} at {start:.2f} of {duration:.2f} in {filename}"
+        seg = {"id": i, "start": round(start, 2), "end": round(end, 2), "text": " " + text}
+        segments.append(seg)
+    text = " ".join(s["text"].strip() for s in segments)
+    if fmt == "text":
+        return 200, text, "text/plain"
+    if fmt == "json":
+        return 200, json.dumps({"text": text}), "application/json"
+    doc = {"task": "transcribe", "language": "english", "duration": round(duration, 3), "text": text}
+    doc["segments"] = segments
+    if words:
+        doc["words"] = []
+        for s in segments:
+            parts = s["text"].split()
+            step = (s["end"] - s["start"]) / len(parts)
+            for k, w in enumerate(parts):
+                a = s["start"] + k * step
+                doc["words"].append({"word": w, "start": round(a, 3), "end": round(a + step, 3)})
+    return 200, json.dumps(doc), "application/json"
