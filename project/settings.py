@@ -96,6 +96,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = os.getenv("STATIC_URL", "/static/")
+# Behind API Gateway's stage path (/dev, /production) without a custom domain; WhiteNoise
+# strips it from STATIC_URL, which then names the full path ("/dev/static/").
+FORCE_SCRIPT_NAME = os.getenv("FORCE_SCRIPT_NAME") or None
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", DATA_DIR / "media"))
 

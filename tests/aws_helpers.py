@@ -46,7 +46,7 @@ class FakeEngine:
         self.delay = delay
         self._lock = threading.Lock()
 
-    def transcribe(self, path, options, progress=None) -> TranscriptionResult:
+    def transcribe(self, path, options, progress=None, **kwargs) -> TranscriptionResult:
         with self._lock:
             self.calls.append(path)
         time.sleep(self.delay)
@@ -273,6 +273,7 @@ def zappa_handler(zappa_settings_dir, s3, settings, monkeypatch):
     env = zappa_settings.ENVIRONMENT_VARIABLES
     settings.ALLOWED_HOSTS = env["ALLOWED_HOSTS"].split(",")
     settings.STATIC_URL = env["STATIC_URL"]
+    settings.FORCE_SCRIPT_NAME = env["FORCE_SCRIPT_NAME"]
     saved = dict(os.environ)
     monkeypatch.setattr(LambdaHandler, "_LambdaHandler__instance", None)
     monkeypatch.setattr(LambdaHandler, "settings", None)
