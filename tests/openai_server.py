@@ -148,13 +148,17 @@ class FakeOpenAI:
                     return self._error(seen, 413, f"Maximum content size limit ({LIMIT_BYTES}) exceeded.")
                 ext = filename.rpartition(".")[2].lower()
                 if ext not in EXTENSIONS:
-                    return self._error(seen, 400, f"Invalid file format. Supported formats: {list(EXTENSIONS)}")
+                    return self._error(
+                        seen, 400, f"Invalid file format. Supported formats: {list(EXTENSIONS)}"
+                    )
                 model = (fields.get("model") or [""])[0]
                 if model not in MODELS:
                     return self._error(seen, 400, f"The model `{model}` does not exist.", "model")
                 fmt = (fields.get("response_format") or ["json"])[0]
                 if fmt in b.refuse_formats or (fmt == "verbose_json" and model != "whisper-1"):
-                    return self._error(seen, 400, f"response_format '{fmt}' is not supported.", "response_format")
+                    return self._error(
+                        seen, 400, f"response_format '{fmt}' is not supported.", "response_format"
+                    )
                 for param in b.refuse_params:
                     if any(k.startswith(param) for k in fields):
                         return self._error(seen, 400, f"Unrecognized request argument: {param}", param)
@@ -196,34 +200,44 @@ def _multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], st
 
 def _listen(audio: bytes) -> tuple[float, list[tuple[float, float]]]:
     """Decode the upload; its true duration and the stretches of sound in it."""
-    hop = 0.05
+    hop_s = 0.05
     levels: list[np.ndarray] = []
-    rest = np.zeros(0, np.float32)
-    samples = 0
-    rate = 0
+    pending: list[np.ndarray] = []
+    samples = rate = 0
+
+    def flush(final: bool) -> None:
+        nonlocal pending
+        data = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+        hop = int(rate * hop_s)
+        n = len(data) // hop if hop else 0
+        block = data[: n * hop].reshape(n, hop) if n else np.zeros((0, 1), np.float32)
+        levels.append(np.sqrt((block * block).mean(1)) if n else np.zeros(0, np.float32))
+        pending = [] if final else [data[n * hop :]]
+
     with av.open(io.BytesIO(audio)) as container:
         for frame in container.decode(audio=0):
             rate = frame.sample_rate
-            arr = frame.to_ndarray().astype(np.float32)
-            if np.issubdtype(frame.to_ndarray().dtype, np.integer):
-                arr /= 32768.0
-            arr = arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels)).mean(1)
+            arr = frame.to_ndarray()
+            if np.issubdtype(arr.dtype, np.integer):
+                arr = arr.astype(np.float32) / 32768.0
+            if frame.format.is_planar:
+                arr = arr.mean(axis=0)
+            else:
+                arr = arr.reshape(-1, len(frame.layout.channels)).mean(1)
             samples += len(arr)
-            rest = np.concatenate([rest, arr])
-            n = len(rest) // int(rate * hop)
-            if n:
-                block = rest[: n * int(rate * hop)].reshape(n, -1)
-                levels.append(np.sqrt((block * block).mean(1)))
-                rest = rest[n * int(rate * hop) :]
+            pending.append(arr)
+            if len(pending) >= 500:
+                flush(False)
+    flush(True)
     duration = samples / rate if rate else 0.0
-    loud = np.concatenate(levels) > 0.01 if levels else np.zeros(0, bool)
+    loud = np.concatenate(levels) > 0.01
     spans: list[tuple[float, float]] = []
     for i in np.flatnonzero(loud):
-        t = i * hop
+        t = float(i * hop_s)
         if spans and t - spans[-1][1] < 0.6:  # a gap between words, not a pause
-            spans[-1] = (spans[-1][0], t + hop)
+            spans[-1] = (spans[-1][0], t + hop_s)
         else:
-            spans.append((t, t + hop))
+            spans.append((t, t + hop_s))
     return duration, spans
 
 
@@ -249,3 +263,104 @@ def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tup
                 a = s["start"] + k * step
                 doc["words"].append({"word": w, "start": round(a, 3), "end": round(a + step, 3)})
     return 200, json.dumps(doc), "application/json"
+
+
+# Audio for the tests: espeak-ng speech and digital silence, made cheaply.
+
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+
+
+@dataclass
+class Layout:
+    """A file of `count` units, each `period` seconds: speech over [speech_start, speech_end), then silence."""
+
+    period: float
+    speech_start: float
+    speech_end: float
+    count: int
+
+    @property
+    def duration(self) -> float:
+        return self.period * self.count
+
+    def in_silence(self, t: float, margin: float = 0.1) -> bool:
+        x = t % self.period
+        return x >= self.speech_end + margin or x <= self.speech_start - margin
+
+
+def _speech_pcm(text: str = SENTENCE) -> np.ndarray:
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+        subprocess.run(["espeak-ng", "-s", "170", "-w", wav.name, text], check=True)
+        with av.open(wav.name) as inp:
+            rs = av.AudioResampler(format="s16", layout="mono", rate=16000)
+            pcm = np.concatenate(
+                [r.to_ndarray().reshape(-1) for f in inp.decode(audio=0) for r in rs.resample(f)]
+            )
+    loud = np.flatnonzero(np.abs(pcm) > 300)
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+def long_speech_opus(path: str, seconds: float, gap: float = 2.0) -> Layout:
+    """Mono Opus in Ogg of about `seconds`: one unit (lead-in, speech, gap) encoded once,
+    then its packets repeated, so even three hours take seconds to make."""
+    speech = _speech_pcm()
+    lead = 0.24
+    unit = np.concatenate(
+        [np.zeros(int(lead * 16000), np.int16), speech, np.zeros(int(gap * 16000), np.int16)]
+    )
+    frame = 960  # 60 ms at 16 kHz: Opus packets then hold exactly one frame each
+    unit = np.concatenate([unit, np.zeros(-len(unit) % frame, np.int16)])
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="ogg") as out:
+        st = out.add_stream("libopus", rate=16000, options={"frame_duration": "60", "application": "voip"})
+        st.layout, st.bit_rate = "mono", 24000
+        # Two copies, keep the second's packets: the encoder has warmed up by then.
+        both = np.concatenate([unit, unit])
+        for i in range(0, len(both), frame):
+            f = av.AudioFrame.from_ndarray(both[i : i + frame].reshape(1, -1), format="s16", layout="mono")
+            f.sample_rate, f.pts = 16000, i
+            for p in st.encode(f):
+                out.mux(p)
+        for p in st.encode(None):
+            out.mux(p)
+    per_unit = len(unit) // frame
+    buf.seek(0)
+    with av.open(buf) as src:
+        stream = src.streams.audio[0]
+        packets = [bytes(p) for p in src.demux(stream) if p.size]
+        unit_packets = packets[per_unit : 2 * per_unit]
+        count = max(int(seconds // (len(unit) / 16000)), 1)
+        with av.open(path, "w", format="ogg") as out:
+            dst = out.add_stream_from_template(stream)
+            pts = 0
+            for _ in range(count):
+                for data in unit_packets:
+                    p = av.Packet(data)
+                    p.stream, p.pts, p.dts, p.time_base, p.duration = dst, pts, pts, stream.time_base, 2880
+                    out.mux(p)
+                    pts += 2880
+    return Layout(len(unit) / 16000, lead, lead + len(speech) / 16000, count)
+
+
+def speech_wav(path: str, repeats: int, gap: float = 1.5) -> Layout:
+    """A short WAV of the sentence said `repeats` times, `gap` seconds of silence after each."""
+    speech = _speech_pcm()
+    lead = 0.3
+    unit = np.concatenate(
+        [np.zeros(int(lead * 16000), np.int16), speech, np.zeros(int(gap * 16000), np.int16)]
+    )
+    with av.open(path, "w", format="wav") as out:
+        st = out.add_stream("pcm_s16le", rate=16000)
+        st.layout = "mono"
+        data = np.tile(unit, repeats)
+        for i in range(0, len(data), 16000):
+            f = av.AudioFrame.from_ndarray(data[i : i + 16000].reshape(1, -1), format="s16", layout="mono")
+            f.sample_rate = 16000
+            for p in st.encode(f):
+                out.mux(p)
+        for p in st.encode(None):
+            out.mux(p)
+    return Layout(len(unit) / 16000, lead, lead + len(speech) / 16000, repeats)

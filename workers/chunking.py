@@ -187,12 +187,13 @@ Loudness = Callable[[float, float], tuple[float, np.ndarray]]
 
 
 def plan_spans(duration: float, max_seconds: float, loudness: Loudness) -> list[Span]:
-    """Cut [0, duration] into parts of at most `max_seconds`, about equal in length,
-    each cut at the quietest moment within SEARCH_SECONDS of its ideal place.
+    """Cut [0, duration] into parts of at most `max_seconds` (about 90% of it on average),
+    each cut at a pause within SEARCH_SECONDS of its ideal place.
 
     `loudness(start, end)` answers (first hop time, RMS per hop) for a window; the
     plan depends on nothing else, so the same audio always gets the same plan."""
-    count = max(math.ceil(duration / max_seconds - 1e-9), 1)
+    # Aim at 90% of the maximum, leaving each cut room to move to a pause.
+    count = max(math.ceil(duration / (max_seconds * 0.9)), 1) if duration > max_seconds else 1
     search = min(SEARCH_SECONDS, duration / count / 4)
     cuts = [0.0]
     for i in range(1, count):

@@ -214,8 +214,8 @@ def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
             if count >= size:
                 samples = np.concatenate(pending)
                 rms = hop_rms(samples)
-                # The pause nearest the window's end, no earlier than three quarters into it.
-                cut = quietest(rms, int(size * 0.75) // hop, size // hop, size // hop) * hop
+                # The pause nearest the window's end, no earlier than halfway into it.
+                cut = quietest(rms, size // 2 // hop, size // hop, size // hop) * hop
                 yield offset, samples[:cut]
                 offset += cut / SAMPLE_RATE
                 pending, count = [samples[cut:]], len(samples) - cut

@@ -46,6 +46,14 @@ class _Transient(Exception):
 class _Rejected(Exception):
     """A 400-class answer: retrying the same request cannot help."""
 
+    def __init__(self, message: str, about_format: bool):
+        super().__init__(message)
+        # The server refused what we asked for (a format, a parameter), not the audio.
+        self.about_format = about_format
+
+
+_FORMAT_WORDS = ("response_format", "timestamp_granularities", "granularit", "verbose_json")
+
 
 def _profiles(model: str, words: bool) -> list[dict]:
     """What to ask for, best first: a server that refuses a format or a parameter gets the next one."""
@@ -187,6 +195,8 @@ class OpenAIEngine:
             try:
                 result = self._with_retries(path, ext, options, profiles[i], label)
             except _Rejected as exc:
+                if not exc.about_format:
+                    raise EngineError(str(exc), transient=False) from None
                 first_rejection = first_rejection or exc
                 continue
             if i and first_rejection:
@@ -234,8 +244,12 @@ class OpenAIEngine:
             message = self.redact(_api_message(exc))
             if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
                 raise _Transient(f"HTTP {exc.status_code}: {message}", _retry_after(exc)) from None
+            about_format = str(getattr(exc, "param", "") or "") in _FORMAT_WORDS or any(
+                w in message for w in _FORMAT_WORDS
+            )
             raise _Rejected(
-                f"The transcription service refused the audio (HTTP {exc.status_code}): {message}"
+                f"The transcription service refused the request (HTTP {exc.status_code}): {message}",
+                about_format,
             ) from None
         except openai.APITimeoutError:
             raise _Transient("no answer within OPENAI_TIMEOUT_SECONDS") from None
