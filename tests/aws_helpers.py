@@ -262,6 +262,7 @@ def zappa_handler(zappa_settings_dir, s3, settings, monkeypatch):
     """A fresh `zappa.handler.LambdaHandler` loading the generated settings, the
     way Lambda's bootstrap does (`import zappa_settings`), with the stage's
     remote_env file in (moto) S3. The environment it sets is undone afterwards."""
+    from django.urls import clear_script_prefix
     from zappa.handler import LambdaHandler
 
     monkeypatch.syspath_prepend(str(zappa_settings_dir))
@@ -282,6 +283,8 @@ def zappa_handler(zappa_settings_dir, s3, settings, monkeypatch):
     yield handler
     os.environ.clear()
     os.environ.update(saved)
+    # Django keeps the last request's script prefix (/dev/) in a thread-local.
+    clear_script_prefix()
     sys.modules.pop("zappa_settings", None)
 
 

@@ -187,3 +187,32 @@ def test_the_bucket_name_follows_the_account_it_is_deployed_to():
         account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
     assert account == ACCOUNT
     assert zappa_stage("production")["environment_variables"]["TRANSCRIPTS_BUCKET"].split("-")[2] == account
+
+
+def test_the_iam_policy_grants_the_function_only_what_it_uses():
+    policy = json.loads((aws_helpers.ROOT / "deploy" / "iam-policy.json").read_text())
+    config = zappa_stage("production")
+    bucket = config["environment_variables"]["TRANSCRIPTS_BUCKET"]
+    grants = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if a.endswith("*")], statement
+        grants.setdefault(statement["Resource"], set()).update(actions)
+    objects = f"arn:aws:s3:::{bucket}"
+    assert (
+        "s3:PutObject" in grants[f"{objects}/audio/*"]
+        and "s3:PutObject" in grants[f"{objects}/transcripts/*"]
+    )
+    assert "s3:PutObject" not in grants[f"{objects}/inbox/*"]  # drops are only read, tagged, deleted
+    assert not [
+        r
+        for r in grants
+        if r.startswith(objects)
+        and r not in {objects, *(f"{objects}/{p}*" for p in ("audio/", "inbox/", "transcripts/"))}
+    ]
+    function = f"arn:aws:lambda:{config['aws_region']}:{ACCOUNT}:function:meeting-noter-production"
+    assert grants[function] == {"lambda:InvokeFunction"}
+    remote_env = config["remote_env"].replace("s3://", "arn:aws:s3:::")
+    assert grants[remote_env] == {"s3:GetObject"}
+    assert config["manage_roles"] is False and config["role_name"] == "meeting-noter-production-lambda"

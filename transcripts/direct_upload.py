@@ -11,7 +11,6 @@ refuse requests over about 6 MB).
 
 from __future__ import annotations
 
-import os
 import uuid
 
 from django.conf import settings
@@ -21,9 +20,10 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
 from workers import store
+from workers.arrivals import title_from_name
 
 from .forms import LANGUAGES
-from .keys import audio_key, sanitise_filename
+from .keys import audio_key
 from .models import Transcript
 
 SALT = "transcripts.direct_upload"
@@ -98,9 +98,7 @@ def direct_upload_register(request):
     transcript = Transcript.objects.create(
         id=issued["id"],
         owner=request.user,
-        title=(
-            request.POST.get("title", "").strip() or os.path.splitext(sanitise_filename(issued["name"]))[0]
-        )[:200],
+        title=(request.POST.get("title", "").strip() or title_from_name(issued["name"]))[:200],
         audio=issued["key"],
         original_name=issued["name"][:300],
         size_bytes=info["size"],

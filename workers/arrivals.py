@@ -18,7 +18,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from transcripts.keys import INBOX_PREFIX, id_from_key, sanitise_filename
+from transcripts.keys import INBOX_PREFIX, id_from_key
 from transcripts.models import QUEUED, UPLOADED, Transcript
 
 from . import store
@@ -33,6 +33,12 @@ DROP_NAMESPACE = uuid.UUID("6f1d9a52-3c0e-4c61-9b8e-2a7d0c5e4b18")
 
 def drop_id(key: str, etag: str) -> uuid.UUID:
     return uuid.uuid5(DROP_NAMESPACE, f"{key}\n{etag}")
+
+
+def title_from_name(name: str) -> str:
+    """The file's name as a person wrote it (the key keeps the storage-safe one)."""
+    stem = os.path.splitext(name.replace("\\", "/").rsplit("/", 1)[-1])[0]
+    return " ".join(stem.split())[:200] or "Untitled audio"
 
 
 def audio_arrived(key: str) -> str:
@@ -77,7 +83,7 @@ def inbox_drop(key: str) -> str:
         id=transcript_id,
         defaults=dict(
             owner=owner,
-            title=os.path.splitext(sanitise_filename(name))[0][:200],
+            title=title_from_name(name),
             source="drop",
             audio=key,  # the object stays where it was dropped
             original_name=name[:300],
