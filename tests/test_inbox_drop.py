@@ -127,5 +127,7 @@ def test_a_drop_that_is_not_audio_ends_failed_with_a_reason_and_tags(zappa_handl
     assert _deliver(zappa_handler, async_invokes) == ["failed"]
     t = Transcript.objects.get()
     assert t.status == FAILED and "not audio" in t.error
-    assert store.get_tags(key)["status"] == "failed"
+    tags = store.get_tags(key)
+    assert tags["status"] == "failed" and tags["transcript-id"] == str(t.id)
+    assert tags["reason"] == "This file is not audio or video we can read."
     assert s3.head_object(Bucket=BUCKET, Key=key)  # kept for a retry or a look

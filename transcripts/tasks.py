@@ -112,7 +112,10 @@ class LeaseKeeper:
 def _failed(transcript: Transcript, reason: str) -> str:
     transcript.fail(reason)
     try:
-        store.set_tags(transcript.audio.name, {"transcript-id": str(transcript.id), "status": "failed"})
+        store.set_tags(
+            transcript.audio.name,
+            {"transcript-id": str(transcript.id), "status": "failed", "reason": reason},
+        )
     except Exception:
         log.exception("could not tag %s", transcript.audio.name)
     return "failed"

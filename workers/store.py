@@ -95,7 +95,7 @@ def set_tags(key: str, tags: dict[str, str]) -> None:
     """Merge `tags` into the object's tags (S3 only). Tagging emits no ObjectCreated."""
     if not on_s3() or not key:
         return
-    merged = {**get_tags(key), **{k: str(v)[:256] for k, v in tags.items()}}
+    merged = {**get_tags(key), **{k: tag_value(str(v)) for k, v in tags.items()}}
     client().put_object_tagging(
         Bucket=settings.TRANSCRIPTS_BUCKET,
         Key=key,
@@ -106,6 +106,7 @@ def set_tags(key: str, tags: dict[str, str]) -> None:
 def copy_to_local_file(key: str, dest: str) -> None:
     with local_copy(key) as path:
         shutil.copyfile(path, dest)
+
 
 def head(key: str) -> dict | None:
     """`{"size", "etag"}` for the object, or None when there is none."""
