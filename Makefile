@@ -34,7 +34,8 @@ lint:
 	$(PY) -m ruff format .
 
 bench: $(VENV)/.installed
-	$(PY) bench/run.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -37,10 +37,20 @@ def test_the_audio_supports_range_requests_for_seeking(alice_client, done, setti
     response = alice_client.get(f"/t/{done.id}/audio/", HTTP_RANGE="bytes=100-199")
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes 100-199/{size}"
-    assert len(response.content) == 100 and response["Content-Type"] == "audio/mpeg"
+    part = b"".join(response.streaming_content)
+    assert len(part) == 100 and response["Content-Type"] == "audio/mpeg"
     full = alice_client.get(f"/t/{done.id}/audio/")
     assert full.status_code == 200 and full["Accept-Ranges"] == "bytes"
-    assert b"".join(full.streaming_content)[100:200] == response.content
+    whole = b"".join(full.streaming_content)
+    assert whole[100:200] == part
+    # What a browser asks first: streamed in pieces, never read whole.
+    opening = alice_client.get(f"/t/{done.id}/audio/", HTTP_RANGE="bytes=0-")
+    assert opening.status_code == 206 and opening.streaming
+    assert opening["Content-Length"] == str(size)
+    pieces = list(opening.streaming_content)
+    assert b"".join(pieces) == whole and max(len(p) for p in pieces) <= 64 * 1024
+    tail = alice_client.get(f"/t/{done.id}/audio/", HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == whole[-10:]
     assert alice_client.get(f"/t/{done.id}/audio/", HTTP_RANGE=f"bytes={size + 5}-").status_code == 416
 
 

@@ -11,7 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -109,6 +116,14 @@ def transcript_audio(request, transcript_id):
     return _ranged_file(request, default_storage.path(t.audio.name))
 
 
+def _read_range(path: str, start: int, length: int, chunk: int = 64 * 1024):
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0 and (data := f.read(min(chunk, length))):
+            length -= len(data)
+            yield data
+
+
 def _ranged_file(request, path: str) -> HttpResponse:
     """Serve a file honouring a single byte Range, which browsers need to seek audio."""
     size = os.path.getsize(path)
@@ -126,11 +141,12 @@ def _ranged_file(request, path: str) -> HttpResponse:
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    with open(path, "rb") as f:
-        f.seek(start)
-        body = f.read(end - start + 1)
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    response = HttpResponse(body, status=206, content_type=content_type)
+    # Streamed: browsers ask for media as `bytes=0-`, which must not load the whole file.
+    response = StreamingHttpResponse(
+        _read_range(path, start, end - start + 1), status=206, content_type=content_type
+    )
+    response["Content-Length"] = str(end - start + 1)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     return response
