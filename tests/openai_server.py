@@ -174,7 +174,11 @@ class FakeOpenAI:
                 except Exception:
                     return self._error(seen, 400, "Audio file might be corrupted or unsupported.", "file")
                 seen.duration = duration
-                time.sleep(b.delay + b.seconds_per_audio_second * duration)
+                # Time proportional to the audio, decoding included: a real server decodes on its
+                # own machine, not on the 2 cores this one shares with its client.
+                time.sleep(
+                    max(b.delay + b.seconds_per_audio_second * duration - (time.monotonic() - started), 0)
+                )
                 seen.finished = time.monotonic()
                 words = "word" in fields.get("timestamp_granularities[]", [])
                 self._answer(*_render(fmt, duration, spans, filename, words))
@@ -364,3 +368,25 @@ def speech_wav(path: str, repeats: int, gap: float = 1.5) -> Layout:
         for p in st.encode(None):
             out.mux(p)
     return Layout(len(unit) / 16000, lead, lead + len(speech) / 16000, repeats)
+
+
+def main() -> None:
+    """Serve on its own (`python -m tests.openai_server`): the benchmark runs it in another
+    process, so its decoding does not share the client's interpreter lock, as a real server would not."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--key", default="sk-test-key")
+    parser.add_argument("--seconds-per-audio-second", type=float, default=0.0)
+    args = parser.parse_args()
+    with FakeOpenAI(
+        Behaviour(key=args.key, seconds_per_audio_second=args.seconds_per_audio_second)
+    ) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin
+        print(len(server.ok()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
