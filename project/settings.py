@@ -72,7 +72,10 @@ TEMPLATES = [
 DATA_DIR = Path(os.getenv("DATA_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}", conn_max_age=envint("DB_CONN_MAX_AGE", "0")
+        default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        # Reusing a connection saves PostgreSQL's per-connection setup on every request.
+        conn_max_age=envint("DB_CONN_MAX_AGE", "60"),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -155,7 +158,7 @@ OPENAI_BASE_URL = os.getenv("OPENAI_BASE_URL") or None
 OPENAI_TRANSCRIBE_MODEL = os.getenv("OPENAI_TRANSCRIBE_MODEL", "whisper-1")
 OPENAI_TIMEOUT_SECONDS = float(os.getenv("OPENAI_TIMEOUT_SECONDS", "120"))
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", "4")
-OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "4")
+OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "8")
 # Long audio (docs/openai.md): the openai engine cuts audio longer than this into parts
 # of at most this length, at pauses; each part is ~1.4 MB of Opus, far below the 25 MB limit.
 OPENAI_CHUNK_SECONDS = float(os.getenv("OPENAI_CHUNK_SECONDS", "600"))
@@ -187,5 +190,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "faster_whisper": {"level": "WARNING"},
+    },
 }

@@ -22,9 +22,9 @@ def engine_runs(monkeypatch):
     runs = []
     original = local_engine.LocalEngine.transcribe
 
-    def counting(self, path, options, progress=None):
+    def counting(self, path, options, progress=None, **kwargs):
         runs.append(path)
-        return original(self, path, options, progress)
+        return original(self, path, options, progress, **kwargs)
 
     monkeypatch.setattr(local_engine.LocalEngine, "transcribe", counting)
     return runs

@@ -174,7 +174,7 @@ def test_it_refuses_to_start_without_a_key(server, settings):
 def test_concurrency_stays_within_openai_max_concurrency(server, settings, tmp_path):
     settings.OPENAI_MAX_CONCURRENCY = 3
     settings.OPENAI_CHUNK_SECONDS = 10
-    server.behaviour.delay = 0.3
+    server.behaviour.delay = 1.0  # long enough that three overlap even on a loaded machine
     path = tmp_path / "talk.ogg"
     long_speech_opus(str(path), 90)
     result = get_engine().transcribe(str(path), TranscribeOptions())

@@ -80,11 +80,14 @@ def test_fixing_a_segment_changes_text_and_exports(alice_client, done):
 def test_delete_removes_the_row_and_its_files(alice_client, done, settings):
     audio = settings.MEDIA_ROOT / done.audio.name
     result = settings.MEDIA_ROOT / f"transcripts/{done.id}.json"
+    leftover_part = settings.MEDIA_ROOT / f"work/{done.id}/part-1.json"  # from an earlier failed run
+    leftover_part.parent.mkdir(parents=True)
+    leftover_part.write_text("{}")
     assert audio.exists() and result.exists()
     response = alice_client.post(f"/t/{done.id}/delete/")
     assert response.status_code == 302
     assert not Transcript.objects.exists()
-    assert not audio.exists() and not result.exists()
+    assert not audio.exists() and not result.exists() and not leftover_part.exists()
 
 
 def test_the_list_is_newest_first_paginated_and_searchable(alice_client, alice):

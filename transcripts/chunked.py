@@ -2,7 +2,7 @@
 
 One Lambda runs at most 15 minutes. Audio longer than CHUNK_TASK_THRESHOLD_SECONDS
 is cut at pauses into parts (workers/chunking.py) stored under
-`work/<transcript-uuid>/` (no S3 event source listens there), and the parts are
+`work/<transcript-uuid>/` (the S3 event router ignores that prefix), and the parts are
 transcribed by `transcribe_parts` tasks: `lanes` chains run side by side, each
 invocation doing one part, then handing the rest of its chain to a new one.
 

@@ -177,6 +177,10 @@ class Transcript(models.Model):
     def delete_files(self) -> None:
         from django.core.files.storage import default_storage
 
+        from workers import store
+        from workers.parts import work_prefix
+
         for key in (self.audio.name, self.result_key or transcript_key(self.id)):
             if key and default_storage.exists(key):
                 default_storage.delete(key)
+        store.delete_prefix(work_prefix(self.id))  # parts of long audio left by a failed run

@@ -2,8 +2,8 @@
 
 Each finished part is written to `work/<transcript-uuid>/part-<n>.json` at once,
 so a failure later (another part, a Lambda timeout) loses nothing and a retry
-redoes only what is missing. `work/` has no S3 event source: writing there
-triggers nothing.
+redoes only what is missing. The bucket's one event source sees `work/` too,
+but the router has no worker for that prefix: writing there starts nothing.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from workers.parts import PartCache
 
 Progress = Callable[[float], None]
 
@@ -69,8 +72,14 @@ class Engine(Protocol):
     name: str
 
     def transcribe(
-        self, path: str, options: TranscribeOptions, progress: Progress | None = None
-    ) -> TranscriptionResult: ...
+        self,
+        path: str,
+        options: TranscribeOptions,
+        progress: Progress | None = None,
+        parts: PartCache | None = None,
+    ) -> TranscriptionResult:
+        """`parts`, when given, keeps each finished part of long audio so a retry redoes only what is missing."""
+        ...
 
 
 _engines: dict[str, Engine] = {}
