@@ -101,3 +101,9 @@ def test_the_list_is_newest_first_paginated_and_searchable(alice_client, alice):
     assert "Meeting 04" in alice_client.get("/?page=2").content.decode()
     found = alice_client.get("/?q=topic7").content.decode()
     assert "Meeting 07" in found and "Meeting 08" not in found
+    many = alice_client.get("/?q=meeting").content.decode()  # 30 hits: two pages, no total counted
+    assert "Meeting 29" in many and "Meeting 04" not in many and "Older →" in many
+    second = alice_client.get("/?q=meeting&page=2").content.decode()
+    assert "Meeting 04" in second and "Meeting 05" not in second and "Older →" not in second
+    assert "Page 2" in second and "← Newer" in second
+    assert "Meeting 29" in alice_client.get("/?q=meeting&page=junk").content.decode()

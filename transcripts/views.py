@@ -27,6 +27,7 @@ from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
 from .models import COMPLETED, FAILED, Transcript
 from .tasks import dispatch
 
+PER_PAGE = 25
 LIST_FIELDS = ("id", "title", "status", "duration", "language", "created_at", "progress", "source")
 
 
@@ -51,8 +52,32 @@ def transcript_list(request):
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+        page = SearchPage(qs, request.GET.get("page"))
+    else:
+        page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "transcripts/list.html", {"page": page, "q": q})
+
+
+class SearchPage:
+    """A page of search results with no total: counting every match of a common
+    word costs more than showing the page (BENCHMARKS.md), so we fetch one row
+    more than a page to know whether there is a next one."""
+
+    paginator = None
+
+    def __init__(self, qs, number: str | None):
+        self.number = int(number) if str(number or "").isdigit() and int(number) > 0 else 1
+        start = (self.number - 1) * PER_PAGE
+        rows = list(qs[start : start + PER_PAGE + 1])
+        self.object_list = rows[:PER_PAGE]
+        self.has_next = len(rows) > PER_PAGE
+        self.has_previous = self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
 
 
 @login_required
