@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +23,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workers.engines import Segment, TranscriptionResult
+from workers.engines import TranscriptionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's account id, and the placeholder in zappa_settings.json
@@ -36,33 +35,28 @@ API_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
 WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
 
 
-class FakeEngine:
-    """Stands in for Whisper where the test is about delivery, not recognition."""
+class CountedEngine:
+    """The real local engine, counting its runs: delivery tests assert how many
+    transcriptions happened, however many triggers arrived."""
 
-    name = "fake"
+    name = "local"
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self):
+        from workers.engines import get_engine
+
+        self.engine = get_engine("local")  # built once per process, model loaded once
         self.calls: list[str] = []
-        self.delay = delay
         self._lock = threading.Lock()
 
     def transcribe(self, path, options, progress=None, **kwargs) -> TranscriptionResult:
         with self._lock:
             self.calls.append(path)
-        time.sleep(self.delay)
-        return TranscriptionResult(
-            text="hello world",
-            language="en",
-            duration=6.0,
-            segments=[Segment(0.0, 6.0, "hello world")],
-            model="fake",
-            engine="fake",
-        )
+        return self.engine.transcribe(path, options, progress, **kwargs)
 
 
 @pytest.fixture
-def fake_engine(monkeypatch) -> FakeEngine:
-    engine = FakeEngine(delay=0.2)
+def counted_engine(monkeypatch) -> CountedEngine:
+    engine = CountedEngine()
     monkeypatch.setattr("transcripts.tasks.get_engine", lambda: engine)
     return engine
 

@@ -21,7 +21,7 @@ from .conftest import fixture_path, upload_file
 
 aws_credentials = aws_helpers.aws_credentials
 s3 = aws_helpers.s3
-fake_engine = aws_helpers.fake_engine
+counted_engine = aws_helpers.counted_engine
 
 
 def start(client, name="Board meeting (final).mp3", size=25931):
@@ -65,7 +65,7 @@ def test_a_file_above_the_limit_is_refused_before_any_upload(alice_client, s3, s
 
 
 @pytest.mark.django_db
-def test_registering_creates_the_row_tags_the_object_and_dispatches(alice_client, alice, s3, fake_engine):
+def test_registering_creates_the_row_tags_the_object_and_dispatches(alice_client, alice, s3, counted_engine):
     grant = start(alice_client).json()
     s3.put_object(Bucket=BUCKET, Key=grant["key"], Body=fixture_path("speech.mp3").read_bytes())
     with_commit = alice_client.post(
@@ -89,11 +89,11 @@ def test_registering_creates_the_row_tags_the_object_and_dispatches(alice_client
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_registered_upload_is_dispatched_after_commit(alice_client, s3, fake_engine):
+def test_a_registered_upload_is_dispatched_after_commit(alice_client, s3, counted_engine):
     grant = start(alice_client).json()
     s3.put_object(Bucket=BUCKET, Key=grant["key"], Body=fixture_path("speech.mp3").read_bytes())
     alice_client.post("/upload/direct/register/", {"token": grant["token"]})
-    assert len(fake_engine.calls) == 1  # the inline runner ran the task
+    assert len(counted_engine.calls) == 1  # the inline runner ran the task
 
 
 @pytest.mark.django_db
@@ -144,10 +144,10 @@ def test_the_upload_page_loads_the_direct_upload_script_only_on_s3(alice_client,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_form_upload_still_works_on_s3_for_small_files(alice_client, s3, fake_engine):
+def test_the_form_upload_still_works_on_s3_for_small_files(alice_client, s3, counted_engine):
     response = alice_client.post("/upload/", {"audio": upload_file("speech.mp3"), "title": "Standup"})
     t = Transcript.objects.get()
     assert response.status_code == 302
     body = s3.get_object(Bucket=BUCKET, Key=t.audio.name)["Body"].read()
     assert t.audio.name == f"audio/{t.id}/speech.mp3" and body == fixture_path("speech.mp3").read_bytes()
-    assert len(fake_engine.calls) == 1
+    assert len(counted_engine.calls) == 1

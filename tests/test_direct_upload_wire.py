@@ -19,7 +19,7 @@ from .aws_helpers import BUCKET, REGION
 from .conftest import fixture_path
 
 aws_credentials = aws_helpers.aws_credentials
-fake_engine = aws_helpers.fake_engine
+counted_engine = aws_helpers.counted_engine
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def moto_server(aws_credentials, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_browser_style_upload_goes_straight_to_s3_and_plays_back_through_a_presigned_get(
-    alice_client, moto_server, fake_engine
+    alice_client, moto_server, counted_engine
 ):
     audio = fixture_path("speech.mp3").read_bytes()
     grant = alice_client.post("/upload/direct/", {"name": "Q3 review.mp3", "size": str(len(audio))}).json()
@@ -57,7 +57,7 @@ def test_a_browser_style_upload_goes_straight_to_s3_and_plays_back_through_a_pre
     registered = alice_client.post("/upload/direct/register/", {"token": grant["token"]})
     assert registered.status_code == 201
     t = Transcript.objects.get(id=registered.json()["id"])
-    assert t.audio.name == grant["key"] and len(fake_engine.calls) == 1
+    assert t.audio.name == grant["key"] and len(counted_engine.calls) == 1
 
     # Playback: the audio view redirects to a short-lived presigned GET; the object stays private.
     redirect = alice_client.get(f"/t/{t.id}/audio/")

@@ -21,7 +21,7 @@ s3_calls = aws_helpers.s3_calls
 zappa_settings_dir = aws_helpers.zappa_settings_dir
 zappa_handler = aws_helpers.zappa_handler
 async_invokes = aws_helpers.async_invokes
-fake_engine = aws_helpers.fake_engine
+counted_engine = aws_helpers.counted_engine
 
 
 def _drop(s3_client, key: str, fixture: str = "speech.mp3") -> None:
@@ -82,7 +82,7 @@ def test_a_drop_is_transcribed_end_to_end_and_workers_never_write_under_its_pref
 
 @pytest.mark.django_db(transaction=True)
 def test_a_duplicate_drop_event_finds_the_row_it_created(
-    zappa_handler, alice, s3, async_invokes, fake_engine
+    zappa_handler, alice, s3, async_invokes, counted_engine
 ):
     key = "inbox/alice/weekly.mp3"
     _drop(s3, key)
@@ -91,7 +91,7 @@ def test_a_duplicate_drop_event_finds_the_row_it_created(
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
     assert list(Transcript.objects.values_list("id", flat=True)) == [drop_id(key, etag)]
     assert sorted(_deliver(zappa_handler, async_invokes)) == ["completed", "skipped", "skipped"]
-    assert len(fake_engine.calls) == 1
+    assert len(counted_engine.calls) == 1
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from .conftest import fixture_path
 aws_credentials = aws_helpers.aws_credentials
 s3 = aws_helpers.s3
 async_invokes = aws_helpers.async_invokes
-fake_engine = aws_helpers.fake_engine
+counted_engine = aws_helpers.counted_engine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +69,7 @@ def task_payload(transcript_id) -> dict:
     }
 
 
-def test_two_workers_racing_for_one_row_transcribe_it_once(alice, s3, fake_engine):
+def test_two_workers_racing_for_one_row_transcribe_it_once(alice, s3, counted_engine):
     tid = uuid.uuid4()
     key = audio_key(tid, "talk.mp3")
     s3.put_object(Bucket=BUCKET, Key=key, Body=fixture_path("speech.mp3").read_bytes())
@@ -78,11 +78,11 @@ def test_two_workers_racing_for_one_row_transcribe_it_once(alice, s3, fake_engin
 
     outcomes = race(*[lambda: route_lambda_task(task_payload(tid), lambda_context())] * 2)
     assert sorted(outcomes) == ["completed", "skipped"]
-    assert len(fake_engine.calls) == 1
+    assert len(counted_engine.calls) == 1
 
 
 def test_signal_s3_events_and_async_retry_all_racing_end_in_one_transcription(
-    alice, s3, async_invokes, fake_engine
+    alice, s3, async_invokes, counted_engine
 ):
     tid = uuid.uuid4()
     key = audio_key(tid, "standup.mp3")
@@ -100,16 +100,16 @@ def test_signal_s3_events_and_async_retry_all_racing_end_in_one_transcription(
     later = async_invokes[1:]  # what the S3 events dispatched, if they came before the claim
     outcomes += race(*[lambda p=p: route_lambda_task(p, lambda_context()) for p in later]) if later else []
     assert outcomes.count("completed") == 1
-    assert len(fake_engine.calls) == 1
+    assert len(counted_engine.calls) == 1
     events.route(s3_event(transcript_key(tid)), lambda_context())
     assert Transcript.objects.get(id=tid).status == COMPLETED
 
 
-def test_two_deliveries_of_one_drop_racing_create_one_row(alice, s3, async_invokes, fake_engine):
+def test_two_deliveries_of_one_drop_racing_create_one_row(alice, s3, async_invokes, counted_engine):
     key = "inbox/alice/all hands.mp3"
     s3.put_object(Bucket=BUCKET, Key=key, Body=fixture_path("speech.mp3").read_bytes())
     outcomes = race(*[lambda: events.route(s3_event(key), lambda_context())] * 3)
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert Transcript.objects.count() == 1
     results = race(*[lambda p=p: route_lambda_task(p, lambda_context()) for p in async_invokes])
-    assert results.count("completed") == 1 and len(fake_engine.calls) == 1
+    assert results.count("completed") == 1 and len(counted_engine.calls) == 1
