@@ -95,7 +95,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# English only; it also lets the Lambda package leave out Django's 9 MB of translations (*.mo).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = os.getenv("STATIC_URL", "/static/")
@@ -103,6 +104,9 @@ STATIC_URL = os.getenv("STATIC_URL", "/static/")
 # strips it from STATIC_URL, which then names the full path ("/dev/static/").
 FORCE_SCRIPT_NAME = os.getenv("FORCE_SCRIPT_NAME") or None
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve app static files even where collectstatic has not run (tests, a fresh
+# checkout); on Lambda the prebuild step collects them as well.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", DATA_DIR / "media"))
 
 # Storage: the S3 bucket when TRANSCRIPTS_BUCKET is set, else a local folder.
