@@ -20,10 +20,9 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
 from workers import store
-from workers.arrivals import title_from_name
 
 from .forms import LANGUAGES
-from .keys import audio_key
+from .keys import audio_key, title_from_name
 from .models import Transcript
 
 SALT = "transcripts.direct_upload"

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from workers.audio import AudioError, AudioInfo, probe
 
 from .imports import TranscriptFormatError, parse_transcript
-from .keys import sanitise_filename
+from .keys import sanitise_filename, title_from_name
 
 LANGUAGES = [
     ("", "Detect automatically"),
@@ -116,9 +116,7 @@ class UploadForm(forms.Form):
         data = self.cleaned_data
         if data.get("title"):
             return data["title"]
-        source = data["audio"].name if data.get("audio") else data["transcript"].name
-        name = os.path.splitext(source.replace("\\", "/").rsplit("/", 1)[-1])[0]
-        return " ".join(name.replace("_", " ").split())[:200] or "Untitled recording"
+        return title_from_name(data["audio"].name if data.get("audio") else data["transcript"].name)
 
 
 class SegmentsForm(forms.Form):

@@ -26,6 +26,13 @@ def sanitise_filename(name: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
+def title_from_name(name: str) -> str:
+    """The file's name as a person wrote it, for a title (the key keeps the storage-safe one)."""
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
+    return " ".join(stem.replace("_", " ").split())[:200] or "Untitled recording"
+
+
 def audio_key(transcript_id: uuid.UUID | str, name: str) -> str:
     return f"{AUDIO_PREFIX}{transcript_id}/{sanitise_filename(name)}"
 

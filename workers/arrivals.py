@@ -12,13 +12,12 @@ delivers at least once, sometimes twice.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from transcripts.keys import INBOX_PREFIX, id_from_key
+from transcripts.keys import INBOX_PREFIX, id_from_key, title_from_name
 from transcripts.models import QUEUED, UPLOADED, Transcript
 
 from . import store
@@ -33,12 +32,6 @@ DROP_NAMESPACE = uuid.UUID("6f1d9a52-3c0e-4c61-9b8e-2a7d0c5e4b18")
 
 def drop_id(key: str, etag: str) -> uuid.UUID:
     return uuid.uuid5(DROP_NAMESPACE, f"{key}\n{etag}")
-
-
-def title_from_name(name: str) -> str:
-    """The file's name as a person wrote it (the key keeps the storage-safe one)."""
-    stem = os.path.splitext(name.replace("\\", "/").rsplit("/", 1)[-1])[0]
-    return " ".join(stem.split())[:200] or "Untitled audio"
 
 
 def audio_arrived(key: str) -> str:
@@ -124,5 +117,5 @@ def _tag_once(key: str, transcript_id: uuid.UUID) -> None:
 
 def _reject(key: str, reason: str) -> str:
     log.warning("rejected %s: %s", key, reason)
-    store.set_tags(key, {"status": "rejected", "reason": store.tag_value(reason)})
+    store.set_tags(key, {"status": "rejected", "reason": reason})
     return "rejected"
