@@ -310,3 +310,12 @@ def async_invokes(monkeypatch, settings):
     monkeypatch.setattr(zappa.asynchronous.LambdaAsyncResponse, "_send", capture)
     settings.TRANSCRIBE_RUNNER = "lambda"
     return sent
+
+
+def deliver_all(handler, payloads: list[dict]) -> list:
+    """Run queued async invokes (Zappa @task payloads) through the handler, in
+    order, including any they queue themselves, as Lambda's async queue would."""
+    out = []
+    while payloads:
+        out.append(invoke(handler, payloads.pop(0)))
+    return out

@@ -12,7 +12,7 @@ from workers import store
 from workers.arrivals import drop_id
 
 from . import aws_helpers
-from .aws_helpers import BUCKET, WRITES, invoke, s3_event
+from .aws_helpers import BUCKET, WRITES, deliver_all, invoke, s3_event
 from .conftest import fixture_path
 
 aws_credentials = aws_helpers.aws_credentials
@@ -28,13 +28,6 @@ def _drop(s3_client, key: str, fixture: str = "speech.mp3") -> None:
     s3_client.put_object(Bucket=BUCKET, Key=key, Body=fixture_path(fixture).read_bytes())
 
 
-def _deliver(handler, payloads: list[dict]) -> list:
-    out = []
-    while payloads:
-        out.append(invoke(handler, payloads.pop(0)))
-    return out
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_drop_is_transcribed_end_to_end_and_workers_never_write_under_its_prefix(
     zappa_handler, alice, s3, s3_calls, async_invokes
@@ -48,7 +41,7 @@ def test_a_drop_is_transcribed_end_to_end_and_workers_never_write_under_its_pref
     t = Transcript.objects.get()
     assert (t.owner, t.source, t.title, t.audio.name) == (alice, "drop", "Team sync (Monday)", key)
     assert store.get_tags(key) == {"transcript-id": str(t.id)}
-    assert _deliver(zappa_handler, async_invokes) == ["completed"]
+    assert deliver_all(zappa_handler, async_invokes) == ["completed"]
     invoke(zappa_handler, s3_event(transcript_key(t.id)))
 
     t.refresh_from_db()
@@ -90,7 +83,7 @@ def test_a_duplicate_drop_event_finds_the_row_it_created(
         invoke(zappa_handler, s3_event(key))
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
     assert list(Transcript.objects.values_list("id", flat=True)) == [drop_id(key, etag)]
-    assert sorted(_deliver(zappa_handler, async_invokes)) == ["completed", "skipped", "skipped"]
+    assert sorted(deliver_all(zappa_handler, async_invokes)) == ["completed", "skipped", "skipped"]
     assert len(counted_engine.calls) == 1
 
 
@@ -124,7 +117,7 @@ def test_a_drop_that_is_not_audio_ends_failed_with_a_reason_and_tags(zappa_handl
     key = "inbox/alice/notes.mp3"
     _drop(s3, key, "not_audio.mp3")
     invoke(zappa_handler, s3_event(key))
-    assert _deliver(zappa_handler, async_invokes) == ["failed"]
+    assert deliver_all(zappa_handler, async_invokes) == ["failed"]
     t = Transcript.objects.get()
     assert t.status == FAILED and "not audio" in t.error
     tags = store.get_tags(key)

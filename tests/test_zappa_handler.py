@@ -24,6 +24,7 @@ from .aws_helpers import (
     FUNCTION,
     REGION,
     api_event,
+    deliver_all,
     invoke,
     s3_event,
     s3_test_event,
@@ -57,13 +58,6 @@ def _uploaded_row(owner, s3_client, status=UPLOADED) -> Transcript:
     )
     s3_client.put_object(Bucket=BUCKET, Key=t.audio.name, Body=fixture_path("speech.mp3").read_bytes())
     return t
-
-
-def _deliver_all(handler, payloads: list[dict]) -> list:
-    out = []
-    while payloads:
-        out.append(invoke(handler, payloads.pop(0)))
-    return out
 
 
 # Requests through the handler run Django's request signals, which close the
@@ -118,7 +112,7 @@ def test_a_direct_upload_registered_through_api_gateway_is_transcribed_once(
     for _ in range(2):
         invoke(zappa_handler, s3_event(grant["key"]))
     assert len(async_invokes) == 3
-    assert _deliver_all(zappa_handler, async_invokes) == ["completed", "skipped", "skipped"]
+    assert deliver_all(zappa_handler, async_invokes) == ["completed", "skipped", "skipped"]
     assert len(counted_engine.calls) == 1
 
     invoke(zappa_handler, s3_event(transcript_key(t.id)))
@@ -165,7 +159,7 @@ def test_duplicate_events_and_duplicate_task_invokes_transcribe_once(
     payloads = [p for p in async_invokes for _ in range(2)]  # Lambda may deliver each invoke twice
     async_invokes.clear()
     # The post_save signal and both S3 events each dispatched once.
-    assert sorted(_deliver_all(zappa_handler, payloads)) == ["completed"] + ["skipped"] * 5
+    assert sorted(deliver_all(zappa_handler, payloads)) == ["completed"] + ["skipped"] * 5
     assert len(counted_engine.calls) == 1
     assert [k for op, k in s3_calls if op == "PutObject"] == [transcript_key(t.id)]
 
