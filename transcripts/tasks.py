@@ -169,9 +169,8 @@ def recover_stale() -> list[str]:
     recovered = []
     now = timezone.now()
     for t in Transcript.objects.stale().only("id", "status", "attempts"):
-        stale = Transcript.objects.filter(id=t.id, status=t.status).filter(
-            lease_expires_at__lt=now
-        ) | Transcript.objects.filter(id=t.id, status=QUEUED, lease_expires_at__isnull=True)
+        # Conditional on still being stale: a worker may renew or finish it meanwhile.
+        stale = Transcript.objects.stale().filter(id=t.id, status=t.status)
         if t.status == PROCESSING and t.attempts >= settings.TRANSCRIBE_MAX_ATTEMPTS:
             stale.update(
                 status=FAILED,
