@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 
 from django.conf import settings
 from django.utils import timezone
@@ -113,13 +112,10 @@ def run_part(transcript_id: str, indexes: list[int]) -> str:
             language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
         )
         label = piece.span.label(len(pieces))
-        last_beat = [time.monotonic()]
+        from .tasks import throttled
 
-        def progress(fraction: float) -> None:
-            # Any sign of life renews the lease, so the sweep leaves a working row alone.
-            if time.monotonic() - last_beat[0] >= 2.0:
-                last_beat[0] = time.monotonic()
-                transcript.heartbeat(_done(pieces, stored))
+        # Any sign of life renews the lease, so the sweep leaves a working row alone.
+        progress = throttled(lambda _fraction: transcript.heartbeat(_done(pieces, stored)))
 
         try:
             with store.local_copy(piece.path) as path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote_plus
@@ -127,13 +128,7 @@ def _transcribe_claimed(transcript: Transcript) -> str:
     from .chunked import fan_out, wants_tasks
 
     started = time.monotonic()
-    last_beat = [started]
-
-    def progress(fraction: float) -> None:
-        if time.monotonic() - last_beat[0] >= 2.0:
-            last_beat[0] = time.monotonic()
-            transcript.heartbeat(fraction)
-
+    progress = throttled(transcript.heartbeat)
     max_seconds = settings.MAX_AUDIO_MINUTES * 60
     options = TranscribeOptions(
         language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
@@ -150,6 +145,19 @@ def _transcribe_claimed(transcript: Transcript) -> str:
     store_result(transcript, result)
     parts.clear()
     return "completed"
+
+
+def throttled(report: Callable[[float], None], seconds: float = 2.0) -> Callable[[float], None]:
+    """An engine progress callback that writes at most every `seconds`: engines
+    report per segment, and each report is a database UPDATE."""
+    last = [time.monotonic()]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            report(fraction)
+
+    return progress
 
 
 def synthetic_event(key: str) -> dict:
