@@ -37,6 +37,24 @@ def _open(path: str):
         raise AudioError(f"This file could not be opened as audio: {exc.strerror or exc}.") from exc
 
 
+def _header_duration(container, stream) -> float | None:
+    """What the headers say, nothing decoded; None where they say nothing."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def declared_duration(path: str) -> float:
+    """The duration the container states (0 where it states none), nothing decoded."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            return _header_duration(container, container.streams.audio[0]) or 0.0
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise AudioError("The audio could not be opened for transcription.") from exc
+
+
 def _end_of_data(container, stream, declared: float) -> float:
     """Seek near the declared end and decode: where the data really stops."""
     container.seek(max(int((declared - 2.0) * av.time_base), 0), any_frame=False)
@@ -58,11 +76,7 @@ def probe(path: str, *, max_seconds: float | None = None, min_seconds: float = 0
             raise AudioError("The file has no audio track.")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
-        declared = None
-        if stream.duration is not None and stream.time_base is not None:
-            declared = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            declared = container.duration / av.time_base
+        declared = _header_duration(container, stream)
         try:
             if declared is None:
                 # Streams without a header duration (raw ADTS, some webm): decode to measure.

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
+from workers.audio import declared_duration
 from workers.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
 from workers.parts import PartCache
 
@@ -181,18 +182,6 @@ class LocalEngine:
             )
         language = max(set(languages), key=languages.count) if languages else ""
         return segments, language, end
-
-
-def declared_duration(path: str) -> float:
-    """The duration the container states: read from headers, nothing decoded."""
-    try:
-        with av.open(path, metadata_errors="ignore") as container:
-            stream = container.streams.audio[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            return (container.duration or 0) / av.time_base
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise EngineError("The audio could not be opened for transcription.") from exc
 
 
 def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
