@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from tests.openai_server import long_speech_opus
-from workers.audio import probe
-from workers.engines import TranscribeOptions
-from workers.engines.openai import OpenAIEngine
+from workers.speech.audio import probe
+from workers.speech.engines import TranscribeOptions
+from workers.speech.engines.openai import OpenAIEngine
 
 PARTS = 8
 

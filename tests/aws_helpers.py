@@ -23,7 +23,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workers.engines import TranscriptionResult
+from workers.speech.engines import TranscriptionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's account id, and the placeholder in zappa_settings.json
@@ -42,7 +42,7 @@ class CountedEngine:
     name = "local"
 
     def __init__(self):
-        from workers.engines import get_engine
+        from workers.speech.engines import get_engine
 
         self.engine = get_engine("local")  # built once per process, model loaded once
         self.calls: list[str] = []
@@ -82,7 +82,7 @@ def aws_credentials(monkeypatch):
 
 def use_s3_storage(settings, endpoint_url: str | None = None) -> None:
     """Point django-storages and workers.store at BUCKET (moto)."""
-    from workers import store
+    from transcripts import storage as store
 
     settings.TRANSCRIPTS_BUCKET = BUCKET
     settings.AWS_REGION = REGION
@@ -109,7 +109,7 @@ def use_s3_storage(settings, endpoint_url: str | None = None) -> None:
 @pytest.fixture
 def s3(aws_credentials, settings):
     """moto in-process with the transcripts bucket; S3 storage switched on."""
-    from workers import store
+    from transcripts import storage as store
 
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from workers import chunking, engines
-from workers.audio import probe
-from workers.chunking import REQUEST_LIMIT_BYTES
-from workers.engines import TranscribeOptions, get_engine
+from workers.speech import chunking, engines
+from workers.speech.audio import probe
+from workers.speech.chunking import REQUEST_LIMIT_BYTES
+from workers.speech.engines import TranscribeOptions, get_engine
 
 from .openai_server import Behaviour, FakeOpenAI, long_speech_opus
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from transcripts import tasks
 from transcripts.models import COMPLETED, FAILED, PROCESSING, QUEUED, Transcript
-from workers.engines import local as local_engine
+from workers.speech.engines import local as local_engine
 
 from .conftest import upload_file
 

@@ -11,9 +11,9 @@ import pytest
 from django.core import signing
 from django.test import Client
 
+from transcripts import storage as store
 from transcripts.direct_upload import SALT
 from transcripts.models import Transcript
-from workers import store
 
 from . import aws_helpers
 from .aws_helpers import BUCKET

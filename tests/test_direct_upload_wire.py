@@ -24,7 +24,7 @@ counted_engine = aws_helpers.counted_engine
 
 @pytest.fixture
 def moto_server(aws_credentials, settings):
-    from workers import store
+    from transcripts import storage as store
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

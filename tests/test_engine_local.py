@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.engines import EngineError, TranscribeOptions, get_engine
-from workers.engines.local import LocalEngine, resolve_model
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.engines.local import LocalEngine, resolve_model
 
 from .conftest import fixture_path
 

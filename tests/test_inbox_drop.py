@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from transcripts import storage as store
 from transcripts.keys import transcript_key
 from transcripts.models import COMPLETED, FAILED, Transcript
-from workers import store
 from workers.arrivals import drop_id
 
 from . import aws_helpers

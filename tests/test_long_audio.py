@@ -11,8 +11,8 @@ from zappa.asynchronous import get_func_task_path, route_lambda_task
 
 from transcripts.models import COMPLETED, FAILED, Transcript
 from transcripts.tasks import transcribe_parts
-from workers import engines
-from workers.engines.local import windows
+from workers.speech import engines
+from workers.speech.engines.local import windows
 
 from .openai_server import Behaviour, FakeOpenAI, long_speech_opus, speech_wav
 

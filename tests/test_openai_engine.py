@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from transcripts.models import COMPLETED, FAILED, Transcript
-from workers import engines
-from workers.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech import engines
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
 
 from .conftest import fixture_path, upload_file
 from .openai_server import Behaviour, FakeOpenAI, long_speech_opus

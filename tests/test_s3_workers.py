@@ -9,10 +9,11 @@ import pytest
 from botocore.exceptions import ClientError
 from django.db import OperationalError
 
+from transcripts import storage as store
 from transcripts.keys import audio_key, transcript_key
 from transcripts.models import COMPLETED, QUEUED, UPLOADED, Transcript
 from transcripts.tasks import TransientError
-from workers import arrivals, errors, events, results, store, sweeper
+from workers import arrivals, errors, events, results, sweeper
 
 from . import aws_helpers
 from .aws_helpers import BUCKET, s3_event, s3_test_event

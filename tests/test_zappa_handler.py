@@ -10,11 +10,12 @@ import uuid
 import pytest
 from django.middleware.csrf import _get_new_csrf_string
 
+from transcripts import storage as store
 from transcripts.keys import audio_key, transcript_key
 from transcripts.models import COMPLETED, QUEUED, UPLOADED, Transcript
 from transcripts.tasks import TransientError
-from workers import arrivals, results, store
-from workers.engines import EngineError
+from workers import arrivals, results
+from workers.speech.engines import EngineError
 
 from . import aws_helpers
 from .aws_helpers import (

@@ -21,11 +21,12 @@ import tempfile
 from django.conf import settings
 from django.utils import timezone
 
-from workers import chunking, store
-from workers.audio import AudioError
-from workers.chunking import Piece, Span
-from workers.engines import EngineError, TranscribeOptions, get_engine
-from workers.parts import StoredParts, merge, work_prefix
+from transcripts import storage as store
+from workers.speech import chunking
+from workers.speech.audio import AudioError
+from workers.speech.chunking import Piece, Span
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.parts import StoredParts, merge, work_prefix
 
 from .models import PROCESSING, Transcript
 

@@ -19,7 +19,7 @@ from django.core import signing
 from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
-from workers import store
+from transcripts import storage as store
 
 from .forms import LANGUAGES
 from .keys import audio_key, title_from_name

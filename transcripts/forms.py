@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.core.files.uploadedfile import UploadedFile
 
-from workers.audio import AudioError, AudioInfo, probe
+from workers.speech.audio import AudioError, AudioInfo, probe
 
 from .imports import TranscriptFormatError, parse_transcript
 from .keys import sanitise_filename, title_from_name

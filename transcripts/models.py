@@ -177,8 +177,8 @@ class Transcript(models.Model):
     def delete_files(self) -> None:
         from django.core.files.storage import default_storage
 
-        from workers import store
-        from workers.parts import work_prefix
+        from transcripts import storage as store
+        from workers.speech.parts import work_prefix
 
         for key in (self.audio.name, self.result_key or transcript_key(self.id)):
             if key and default_storage.exists(key):

@@ -20,9 +20,9 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 from zappa.asynchronous import task
 
-from workers import store
-from workers.audio import AudioError, probe
-from workers.engines import EngineError, TranscribeOptions, get_engine
+from transcripts import storage as store
+from workers.speech.audio import AudioError, probe
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
 
 from .keys import transcript_key
 from .models import FAILED, PROCESSING, QUEUED, UPLOADED, Transcript
@@ -123,7 +123,7 @@ def _failed(transcript: Transcript, reason: str) -> str:
 
 
 def _transcribe_claimed(transcript: Transcript) -> str:
-    from workers.parts import StoredParts
+    from workers.speech.parts import StoredParts
 
     from .chunked import fan_out, wants_tasks
 

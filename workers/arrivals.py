@@ -17,10 +17,9 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from transcripts import storage as store
 from transcripts.keys import INBOX_PREFIX, id_from_key, title_from_name
 from transcripts.models import QUEUED, UPLOADED, Transcript
-
-from . import store
 
 log = logging.getLogger(__name__)
 

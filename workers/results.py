@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from transcripts import storage as store
 from transcripts.keys import id_from_key
 from transcripts.models import Transcript
-
-from . import store
 
 log = logging.getLogger(__name__)
 

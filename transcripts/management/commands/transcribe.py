@@ -13,10 +13,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from transcripts import exports
+from transcripts import storage as store
 from transcripts.models import COMPLETED, FAILED, Transcript
-from workers import store
-from workers.audio import AudioError, probe
-from workers.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.audio import AudioError, probe
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
 
 
 class Command(BaseCommand):

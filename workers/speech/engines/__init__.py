@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from workers.parts import PartCache
+    from workers.speech.parts import PartCache
 
 Progress = Callable[[float], None]
 

@@ -21,9 +21,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from workers import chunking
-from workers.audio import probe
-from workers.parts import PartCache, merge
+from workers.speech import chunking
+from workers.speech.audio import probe
+from workers.speech.parts import PartCache, merge
 
 from . import EngineError, Progress, Segment, TranscribeOptions, TranscriptionResult, Word, join_text
 

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from workers.audio import declared_duration
-from workers.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.parts import PartCache
+from workers.speech.audio import declared_duration
+from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
+from workers.speech.parts import PartCache
 
 from . import (
     EngineError,

@@ -12,7 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-from . import store
+from transcripts import storage as store
+
 from .chunking import Piece, Span
 from .engines import Segment, TranscriptionResult, Word, join_text
 
