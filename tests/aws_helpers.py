@@ -80,20 +80,22 @@ def aws_credentials(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
-def use_s3_storage(settings, endpoint_url: str | None = None) -> None:
-    """Point django-storages and workers.store at BUCKET (moto)."""
+def use_s3_storage(
+    settings, endpoint_url: str | None = None, *, bucket: str = BUCKET, region: str = REGION
+) -> None:
+    """Point django-storages and transcripts.storage at `bucket` (moto)."""
     from transcripts import storage as store
 
-    settings.TRANSCRIPTS_BUCKET = BUCKET
-    settings.AWS_REGION = REGION
+    settings.TRANSCRIPTS_BUCKET = bucket
+    settings.AWS_REGION = region
     settings.AWS_S3_ENDPOINT_URL = endpoint_url
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": BUCKET,
-                "region_name": REGION,
+                "bucket_name": bucket,
+                "region_name": region,
                 "endpoint_url": endpoint_url,
                 "default_acl": None,
                 "querystring_auth": True,

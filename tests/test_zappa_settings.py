@@ -180,6 +180,14 @@ def test_two_event_entries_on_one_bucket_would_break(s3):
     assert LambdaHandler.get_function_for_aws_event(handler, record) == [e["function"] for e in naive]
 
 
+@pytest.mark.parametrize("stage", ["dev", "production"])
+def test_allowed_hosts_name_one_deployment_never_a_whole_region(stage):
+    hosts = zappa_stage(stage)["environment_variables"]["ALLOWED_HOSTS"].split(",")
+    assert hosts and not [h for h in hosts if h.startswith((".", "*")) or "*" in h]
+    region = zappa_stage(stage)["aws_region"]
+    assert all(h.endswith(f".execute-api.{region}.amazonaws.com") for h in hosts)
+
+
 def test_the_bucket_name_follows_the_account_it_is_deployed_to():
     """moto's STS answers with the same placeholder account id zappa_settings.json uses;
     docs/aws.md shows how to substitute the real one."""
@@ -205,11 +213,14 @@ def test_the_iam_policy_grants_the_function_only_what_it_uses():
         and "s3:PutObject" in grants[f"{objects}/transcripts/*"]
     )
     assert "s3:PutObject" not in grants[f"{objects}/inbox/*"]  # drops are only read, tagged, deleted
+    # Long audio keeps its parts under work/ while they are transcribed (test_iam_enforced.py
+    # runs every worker path with exactly this policy).
+    assert grants[f"{objects}/work/*"] == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
     assert not [
         r
         for r in grants
         if r.startswith(objects)
-        and r not in {objects, *(f"{objects}/{p}*" for p in ("audio/", "inbox/", "transcripts/"))}
+        and r not in {objects, *(f"{objects}/{p}*" for p in ("audio/", "inbox/", "transcripts/", "work/"))}
     ]
     function = f"arn:aws:lambda:{config['aws_region']}:{ACCOUNT}:function:meeting-noter-production"
     assert grants[function] == {"lambda:InvokeFunction"}

@@ -196,11 +196,11 @@ def delete_prefix(prefix: str) -> None:
         raise ValueError("delete_prefix takes a folder prefix ending in '/'")
     keys = list_keys(prefix)
     if on_s3():
-        for i in range(0, len(keys), 1000):
-            client().delete_objects(
-                Bucket=settings.TRANSCRIPTS_BUCKET,
-                Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True},
-            )
+        # One DeleteObject per key (a folder holds a few dozen): a batch DeleteObjects
+        # reports refused keys in its body instead of raising, so a policy that forgot
+        # a prefix would leave files behind without a word.
+        for key in keys:
+            client().delete_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
         return
     base = _local(prefix.rstrip("/"))
     if base.is_dir():
