@@ -106,6 +106,8 @@ def as_function(iam_server, monkeypatch, settings):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", access)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # boto3's default session keeps the first credentials it resolved (another test's).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     aws_helpers.use_s3_storage(settings, endpoint_url=endpoint, bucket=BUCKET, region=REGION)
     yield boto3.client(
         "s3",

@@ -188,6 +188,21 @@ def test_allowed_hosts_name_one_deployment_never_a_whole_region(stage):
     assert all(h.endswith(f".execute-api.{region}.amazonaws.com") for h in hosts)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "someoneelse1.execute-api.us-east-1.amazonaws.com",  # another API in the same region
+        "execute-api.us-east-1.amazonaws.com",
+        "abc123defg.execute-api.us-east-1.amazonaws.com.evil.example",
+    ],
+)
+def test_only_the_deployments_own_host_is_served(client, settings, host):
+    settings.ALLOWED_HOSTS = zappa_stage("dev")["environment_variables"]["ALLOWED_HOSTS"].split(",")
+    assert client.get("/accounts/login/", HTTP_HOST=host).status_code == 400
+    own = "abc123defg.execute-api.us-east-1.amazonaws.com"
+    assert client.get("/", HTTP_HOST=own).status_code == 302
+
+
 def test_the_bucket_name_follows_the_account_it_is_deployed_to():
     """moto's STS answers with the same placeholder account id zappa_settings.json uses;
     docs/aws.md shows how to substitute the real one."""
