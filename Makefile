@@ -1,5 +1,6 @@
 # `make run`: set up and serve the app on http://127.0.0.1:8000 (SQLite, local files, local Whisper).
 # `make test`: set up and run the test suite (SQLite; PostgreSQL when DATABASE_URL is set).
+# `make test QUICK=1`: leave out the slow and browser tests (CI runs everything).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,7 +28,7 @@ test: $(VENV)/.installed
 	./scripts/system-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(QUICK),-m "not slow and not browser") $(PYTEST_ARGS)
 
 lint:
 	$(PY) -m ruff check --fix .

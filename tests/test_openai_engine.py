@@ -6,39 +6,22 @@ import logging
 
 import pytest
 
-from transcripts.models import COMPLETED, FAILED, Transcript
-from workers.speech import engines
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from transcripts.engines import get_engine
+from transcripts.models import COMPLETED, FAILED
+from workers.speech.engines import EngineError, TranscribeOptions
 
-from .conftest import fixture_path, upload_file
-from .openai_server import Behaviour, FakeOpenAI, long_speech_opus
-
-KEY = "sk-test-key"
+from .conftest import fixture_path, upload
+from .openai_server import long_speech_opus
 
 
 @pytest.fixture
-def server(settings, monkeypatch):
-    """A fake API on 127.0.0.1, selected as the engine through settings, as in production."""
-    with FakeOpenAI(Behaviour(key=KEY)) as srv:
-        settings.TRANSCRIBE_ENGINE = "openai"
-        settings.OPENAI_API_KEY = KEY
-        settings.OPENAI_BASE_URL = srv.base_url
-        settings.OPENAI_TRANSCRIBE_MODEL = "whisper-1"
-        settings.OPENAI_TIMEOUT_SECONDS = 10
-        settings.OPENAI_MAX_RETRIES = 3
-        # get_engine builds each engine once per process; each test builds its own.
-        monkeypatch.setattr(engines, "_engines", {})
-        yield srv
-
-
-def upload(client, name: str, as_name: str | None = None) -> Transcript:
-    client.post("/upload/", {"audio": upload_file(name, as_name), "title": "Call"})
-    return Transcript.objects.get()
+def server(openai_server):
+    return openai_server
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_transcribes_a_short_upload_through_the_api(alice_client, server):
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     assert t.engine == "openai" and t.model == "whisper-1" and t.timestamps
     assert t.language == "en"
@@ -53,7 +36,7 @@ def test_it_transcribes_a_short_upload_through_the_api(alice_client, server):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_file_goes_out_named_for_its_content_not_its_upload_name(alice_client, server):
-    t = upload(alice_client, "speech.ogg", as_name="memo.mp3")
+    t = upload(alice_client, "speech.ogg", as_name="memo.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     assert server.seen[0].filename == "memo.ogg"
 
@@ -74,7 +57,7 @@ def test_a_text_only_model_gives_one_segment_and_the_page_says_there_are_no_time
     alice_client, server, settings
 ):
     settings.OPENAI_TRANSCRIBE_MODEL = "gpt-4o-transcribe"
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     assert server.seen[0].fields["response_format"] == ["json"]
     assert "timestamp_granularities[]" not in server.seen[0].fields
@@ -106,7 +89,7 @@ def test_a_server_without_verbose_json_falls_back_to_text_without_timestamps(ser
 def test_a_429_waits_as_long_as_retry_after_says(alice_client, server):
     server.behaviour.fail = {"*": [429]}
     server.behaviour.retry_after = "2"
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     first, second = server.seen
     assert (first.status, second.status) == (429, 200)
@@ -116,7 +99,7 @@ def test_a_429_waits_as_long_as_retry_after_says(alice_client, server):
 @pytest.mark.django_db(transaction=True)
 def test_a_server_error_twice_then_success_completes(alice_client, server):
     server.behaviour.fail = {"*": [500, 503]}
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     assert [s.status for s in server.seen] == [500, 503, 200]
 
@@ -124,7 +107,7 @@ def test_a_server_error_twice_then_success_completes(alice_client, server):
 @pytest.mark.django_db(transaction=True)
 def test_a_malformed_answer_is_retried(alice_client, server):
     server.behaviour.malformed = 1
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == COMPLETED, t.error
     assert len(server.seen) == 2
 
@@ -132,7 +115,7 @@ def test_a_malformed_answer_is_retried(alice_client, server):
 @pytest.mark.django_db(transaction=True)
 def test_a_4xx_fails_at_once_with_the_apis_message(alice_client, server, settings):
     settings.OPENAI_TRANSCRIBE_MODEL = "whisper-9"
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == FAILED
     assert "The model `whisper-9` does not exist." in t.error
     assert len(server.seen) == 1
@@ -146,7 +129,7 @@ def test_a_server_that_never_answers_in_time_ends_as_failed(alice_client, server
     settings.OPENAI_MAX_RETRIES = 1
     settings.TRANSCRIBE_MAX_ATTEMPTS = 1
     server.behaviour.delay = 3
-    t = upload(alice_client, "speech.mp3")
+    t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == FAILED
     assert "no answer within OPENAI_TIMEOUT_SECONDS" in t.error and "tried 2 times" in t.error
 
@@ -157,7 +140,7 @@ def test_the_key_never_reaches_the_error_or_the_log(alice_client, server, settin
     settings.OPENAI_API_KEY = secret
     server.behaviour.echo_key = True
     with caplog.at_level(logging.DEBUG):
-        t = upload(alice_client, "speech.mp3")
+        t = upload(alice_client, "speech.mp3", title="Call")
     assert t.status == FAILED
     assert "Incorrect API key provided" in t.error
     assert secret not in t.error and "DoNotLeakThis" not in t.error

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from .models import FAILED, Transcript
-from .tasks import dispatch
+from .pipeline.dispatch import dispatch
 
 
 @admin.register(Transcript)

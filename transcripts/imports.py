@@ -36,7 +36,11 @@ def parse_transcript(name: str, data: bytes) -> tuple[str, list[dict]]:
         except Exception as exc:
             raise TranscriptFormatError(f"This WebVTT file could not be read: {exc}") from exc
         segments = [
-            {"start": _secs(c.start), "end": _secs(c.end), "text": c.text.strip()}
+            {
+                "start": c.start_time.in_milliseconds() / 1000,
+                "end": c.end_time.in_milliseconds() / 1000,
+                "text": c.text.strip(),
+            }
             for c in captions
             if c.text.strip()
         ]
@@ -55,11 +59,3 @@ def parse_transcript(name: str, data: bytes) -> tuple[str, list[dict]]:
     if not segments:
         raise TranscriptFormatError("The subtitle file holds no captions.")
     return " ".join(s["text"] for s in segments), segments
-
-
-def _secs(timestamp: str) -> float:
-    parts = [float(p) for p in timestamp.replace(",", ".").split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0.0)
-    h, m, s = parts
-    return round(h * 3600 + m * 60 + s, 3)

@@ -20,12 +20,14 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from . import exports
 from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
+from .keys import download_name
 from .models import COMPLETED, FAILED, Transcript
-from .tasks import dispatch
+from .pipeline.dispatch import dispatch
 
 PER_PAGE = 25
 LIST_FIELDS = ("id", "title", "status", "duration", "language", "created_at", "progress", "source")
@@ -186,8 +188,7 @@ def transcript_export(request, transcript_id, fmt):
     if t.status != COMPLETED:
         raise Http404("This transcript is not finished yet.")
     response = HttpResponse(exports.render(t, fmt), content_type=exports.CONTENT_TYPES[fmt])
-    name = re.sub(r"[^\w.-]+", "_", t.title, flags=re.ASCII).strip("_") or "transcript"
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(True, download_name(t.title, fmt))
     return response
 
 

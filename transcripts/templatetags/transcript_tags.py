@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from workers.speech.chunking import clock as _clock
+
 register = template.Library()
 
 
@@ -9,9 +11,6 @@ register = template.Library()
 def clock(seconds) -> str:
     """4.2 → "0:04", 3725 → "1:02:05": how players show a position."""
     try:
-        total = int(float(seconds))
+        return _clock(int(float(seconds)))  # a player shows the second it is in
     except (TypeError, ValueError):
         return ""
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

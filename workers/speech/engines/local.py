@@ -23,10 +23,10 @@ import numpy as np
 
 from workers.speech.audio import declared_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.speech.parts import PartCache
 
 from . import (
     EngineError,
+    PartCache,
     Progress,
     Segment,
     TranscribeOptions,
@@ -75,20 +75,6 @@ class LocalEngine:
         self.beam_size = beam_size
         self._model = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls) -> LocalEngine:
-        from django.conf import settings
-
-        return cls(
-            settings.WHISPER_MODEL,
-            settings.WHISPER_DEVICE,
-            settings.WHISPER_COMPUTE_TYPE,
-            settings.WHISPER_THREADS,
-            settings.WHISPER_BEAM_SIZE,
-            settings.CHUNK_LOCAL_THRESHOLD_SECONDS,
-            settings.CHUNK_LOCAL_WINDOW_SECONDS,
-        )
 
     @property
     def model(self):

@@ -23,9 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 from workers.speech import chunking
 from workers.speech.audio import probe
-from workers.speech.parts import PartCache, merge
+from workers.speech.parts import merge
 
-from . import EngineError, Progress, Segment, TranscribeOptions, TranscriptionResult, Word, join_text
+from . import (
+    EngineError,
+    PartCache,
+    Progress,
+    Segment,
+    TranscribeOptions,
+    TranscriptionResult,
+    Word,
+    join_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +107,6 @@ class OpenAIEngine:
             base_url=base_url,
             timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=0,
-        )
-
-    @classmethod
-    def from_settings(cls) -> OpenAIEngine:
-        from django.conf import settings
-
-        return cls(
-            settings.OPENAI_API_KEY,
-            settings.OPENAI_BASE_URL,
-            settings.OPENAI_TRANSCRIBE_MODEL,
-            settings.OPENAI_TIMEOUT_SECONDS,
-            settings.OPENAI_MAX_RETRIES,
-            settings.OPENAI_MAX_CONCURRENCY,
-            settings.OPENAI_CHUNK_SECONDS,
         )
 
     def redact(self, text: str) -> str:
