@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -59,6 +60,8 @@ class Command(BaseCommand):
                 return self._transcribe_file(local, opts, settings)
         if os.path.isdir(path):
             raise CommandError(f"{path}: is a folder, not a file")
+        if not os.path.isfile(path):  # /dev/urandom, a pipe: no size, maybe no end
+            raise CommandError(f"{path}: not a regular file; save the audio to a file first")
         return self._transcribe_file(path, opts, settings)
 
     def _transcribe_file(self, path: str, opts, settings) -> None:
@@ -84,6 +87,10 @@ class Command(BaseCommand):
     def _run_stored(self, transcript_id: str) -> None:
         from transcripts.tasks import run
 
+        try:
+            transcript_id = str(uuid.UUID(transcript_id))
+        except ValueError:
+            raise CommandError(f"--id {transcript_id}: not a transcript id (a UUID)") from None
         t = Transcript.objects.filter(id=transcript_id).first()
         if t is None:
             raise CommandError(f"no transcript {transcript_id}")
