@@ -274,5 +274,6 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "faster_whisper": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
