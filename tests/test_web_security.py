@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import struct
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,6 +15,7 @@ from django.core.handlers.wsgi import WSGIHandler
 
 from transcripts.models import Transcript
 
+from . import aws_helpers
 from .conftest import fixture_path
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +141,23 @@ def test_an_oversized_body_is_refused_on_any_url_even_signed_out(client, setting
     status, read, content = _post_wsgi(client, "/accounts/login/", 200 * 2**20)
     assert (status, read) == (413, 0)
     assert b"limit is 5 MB" in content
+
+
+aws_credentials = aws_helpers.aws_credentials
+s3 = aws_helpers.s3
+
+
+def test_on_s3_the_stored_type_is_the_probed_one_and_playback_is_an_attachment(alice_client, s3):
+    response = alice_client.post(
+        "/upload/", {"audio": SimpleUploadedFile("evil.html", evil_mp3(), "text/html")}
+    )
+    assert response.status_code == 302
+    t = Transcript.objects.get()
+    assert s3.head_object(Bucket=aws_helpers.BUCKET, Key=t.audio.name)["ContentType"] == "audio/mpeg"
+    redirect = alice_client.get(f"/t/{t.id}/audio/")
+    assert redirect.status_code == 302 and "response-content-disposition=attachment" in redirect["Location"]
+    policy = redirect["Content-Security-Policy"]
+    bucket_origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect["Location"]))
+    assert f"media-src 'self' {bucket_origin}" in policy and f"connect-src 'self' {bucket_origin}" in policy
+    s3.delete_object(Bucket=aws_helpers.BUCKET, Key=t.audio.name)
+    assert alice_client.get(f"/t/{t.id}/audio/").status_code == 404
