@@ -59,7 +59,6 @@ def test_a_malformed_setting_stops_start_up_with_one_line_naming_it(tmp_path, va
     ],
 )
 def test_bad_transcribe_arguments_are_one_clear_line(tmp_path, args, says):
-    manage("migrate", "-v", "0", data_dir=tmp_path)
     line = _one_line(manage("transcribe", *args, data_dir=tmp_path))
     assert says in line
 
