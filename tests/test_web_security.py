@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from transcripts.models import Transcript
 
@@ -119,8 +121,17 @@ def _post_wsgi(
         "wsgi.url_scheme": "http",
     }
     started = []
-    chunks = WSGIHandler()(environ, lambda status, headers, exc_info=None: started.append(status))
-    content = b"".join(chunks)
+    # As Django's test client does: keep the test's database connection open across the request.
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    try:
+        chunks = WSGIHandler()(environ, lambda status, headers, exc_info=None: started.append(status))
+        content = b"".join(chunks)
+        chunks.close()
+    finally:
+        for signal in signals:
+            signal.connect(close_old_connections)
     return int(started[0].split()[0]), body.read_bytes, content
 
 
