@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -61,6 +62,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{path}: no such file or key") from exc
         if os.path.isdir(path):
             raise CommandError(f"{path}: is a folder, not a file")
+        if not os.path.isfile(path):  # /dev/urandom, a pipe: no size, maybe no end
+            raise CommandError(f"{path}: not a regular file; save the audio to a file first")
         return self._transcribe_file(path, os.path.basename(path), opts)
 
     def _transcribe_file(self, path: str, title: str, opts) -> None:
@@ -75,6 +78,10 @@ class Command(BaseCommand):
             self.stdout.write("")
 
     def _run_stored(self, transcript_id: str) -> None:
+        try:
+            transcript_id = str(uuid.UUID(transcript_id))
+        except ValueError:
+            raise CommandError(f"--id {transcript_id}: not a transcript id (a UUID)") from None
         t = Transcript.objects.filter(id=transcript_id).first()
         if t is None:
             raise CommandError(f"no transcript {transcript_id}")
