@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -24,6 +25,8 @@ STATUSES = (
     (FAILED, "Failed"),
 )
 ACTIVE = (UPLOADED, QUEUED, PROCESSING)
+
+log = logging.getLogger(__name__)
 
 SOURCES = (("web", "Web upload"), ("cli", "Command line"), ("drop", "S3 drop"), ("import", "Imported text"))
 
@@ -121,11 +124,14 @@ class Transcript(models.Model):
     def fail(self, reason: str) -> bool:
         """Record a failure a person can read; a row already completed stays completed."""
         now = timezone.now()
-        return bool(
+        failed = bool(
             Transcript.objects.filter(id=self.id)
             .exclude(status=COMPLETED)
             .update(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
         )
+        if failed:
+            log.warning("transcript %s failed: %s", self.id, reason)
+        return failed
 
     def requeue(self, *, from_statuses: tuple[str, ...] = (FAILED,)) -> bool:
         """Put the row back in the queue (Retry); only from the given states."""

@@ -23,11 +23,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import exports
-from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
+from .forms import RenameForm, SegmentsForm, SignupForm, UploadForm, too_large_message
 from .models import COMPLETED, FAILED, Transcript
 from .tasks import dispatch
+from .templatetags.transcript_tags import clock
 
 PER_PAGE = 25
+# Below DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 by default), so the edit page still
+# saves without JavaScript; longer transcripts post one JSON field from app.js.
+EDIT_FIELDS_WITHOUT_SCRIPT = 300
 LIST_FIELDS = ("id", "title", "status", "duration", "language", "created_at", "progress", "source")
 
 
@@ -51,7 +55,10 @@ def transcript_list(request):
     q = request.GET.get("q", "").strip()[:200]
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
+        # Every word, in any order, in the title or the text: a LIKE per word,
+        # which PostgreSQL's trigram indexes serve (migration 0002).
+        for word in q.split()[:10]:
+            qs = qs.filter(Q(title__icontains=word) | Q(text__icontains=word))
         page = SearchPage(qs, request.GET.get("page"))
     else:
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -120,7 +127,20 @@ def _create(user, form: UploadForm) -> Transcript:
 @require_GET
 def transcript_detail(request, transcript_id):
     t = _get_transcript(request, transcript_id)
-    return render(request, "transcripts/detail.html", {"t": t})
+    context = {"t": t, "rows": [], "words": None}
+    if t.status == COMPLETED:
+        # Plain tuples, formatted here: the template's per-segment work is what
+        # a 3-hour meeting's thousands of segments make slow (bench/pages.py).
+        context["rows"] = [
+            (s["start"], s["end"], clock(s["start"]) if t.timestamps else "", s["text"]) for s in t.segments
+        ]
+        words = [
+            [i, [[w["start"], w["end"], w["word"]] for w in s["words"]]]
+            for i, s in enumerate(t.segments)
+            if s.get("words")
+        ]
+        context["words"] = words or None
+    return render(request, "transcripts/detail.html", context)
 
 
 @login_required
@@ -214,6 +234,20 @@ def transcript_delete(request, transcript_id):
 
 
 @login_required
+@require_POST
+def transcript_rename(request, transcript_id):
+    t = _get_transcript(request, transcript_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        t.title = form.cleaned_data["title"]
+        t.save(update_fields=["title", "updated_at"])
+        messages.success(request, f"Renamed to “{t.title}”.")
+    else:
+        messages.error(request, form.errors["title"][0])
+    return redirect(t)
+
+
+@login_required
 def transcript_edit(request, transcript_id):
     t = _get_transcript(request, transcript_id)
     if t.status != COMPLETED:
@@ -226,6 +260,9 @@ def transcript_edit(request, transcript_id):
         t.save(update_fields=["segments", "text", "edited", "updated_at"])
         messages.success(request, "Transcript saved.")
         return redirect(t)
-    return render(
-        request, "transcripts/edit.html", {"t": t, "form": form, "rows": zip(form, t.segments, strict=True)}
-    )
+    rows = [
+        (i, f"{clock(s['start'])}–{clock(s['end'])}" if t.timestamps else "Text", s["text"])
+        for i, s in enumerate(t.segments)
+    ]
+    context = {"t": t, "form": form, "rows": rows, "named": len(rows) <= EDIT_FIELDS_WITHOUT_SCRIPT}
+    return render(request, "transcripts/edit.html", context, status=400 if form.errors else 200)
