@@ -26,7 +26,6 @@ from . import exports
 from .forms import RenameForm, SegmentsForm, SignupForm, UploadForm, too_large_message
 from .models import COMPLETED, FAILED, Transcript
 from .tasks import dispatch
-from .templatetags.transcript_tags import clock
 
 PER_PAGE = 25
 # Below DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 by default), so the edit page still
@@ -127,20 +126,7 @@ def _create(user, form: UploadForm) -> Transcript:
 @require_GET
 def transcript_detail(request, transcript_id):
     t = _get_transcript(request, transcript_id)
-    context = {"t": t, "rows": [], "words": None}
-    if t.status == COMPLETED:
-        # Plain tuples, formatted here: the template's per-segment work is what
-        # a 3-hour meeting's thousands of segments make slow (bench/pages.py).
-        context["rows"] = [
-            (s["start"], s["end"], clock(s["start"]) if t.timestamps else "", s["text"]) for s in t.segments
-        ]
-        words = [
-            [i, [[w["start"], w["end"], w["word"]] for w in s["words"]]]
-            for i, s in enumerate(t.segments)
-            if s.get("words")
-        ]
-        context["words"] = words or None
-    return render(request, "transcripts/detail.html", context)
+    return render(request, "transcripts/detail.html", {"t": t})
 
 
 @login_required
@@ -260,9 +246,5 @@ def transcript_edit(request, transcript_id):
         t.save(update_fields=["segments", "text", "edited", "updated_at"])
         messages.success(request, "Transcript saved.")
         return redirect(t)
-    rows = [
-        (i, f"{clock(s['start'])}–{clock(s['end'])}" if t.timestamps else "Text", s["text"])
-        for i, s in enumerate(t.segments)
-    ]
-    context = {"t": t, "form": form, "rows": rows, "named": len(rows) <= EDIT_FIELDS_WITHOUT_SCRIPT}
+    context = {"t": t, "form": form, "named": len(t.segments) <= EDIT_FIELDS_WITHOUT_SCRIPT}
     return render(request, "transcripts/edit.html", context, status=400 if form.errors else 200)

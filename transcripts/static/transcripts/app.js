@@ -179,9 +179,6 @@
     // Drop a file anywhere on a field's drop zone; it lands in that field.
     form.querySelectorAll(".dropzone").forEach((zone) => {
       const input = zone.querySelector("input[type=file]");
-      const name = zone.querySelector(".chosen");
-      const show = () => { name.textContent = input.files.length ? input.files[0].name : ""; };
-      input.addEventListener("change", show);
       ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (e) => {
         e.preventDefault();
         zone.classList.add("over");
@@ -192,8 +189,7 @@
         if (!e.dataTransfer.files.length) return;
         const files = new DataTransfer();
         files.items.add(e.dataTransfer.files[0]);
-        input.files = files.files;
-        show();
+        input.files = files.files; // the input shows the file's name itself
       });
     });
 
