@@ -52,16 +52,45 @@ def meeting(n: int, rng: random.Random, *, words: bool) -> list[dict]:
     return segments
 
 
-def timed(client, method: str, url: str, n: int, data: dict | None = None) -> tuple[list[float], int, int]:
-    times, size, status = [], 0, 0
+def timed(client, method: str, url: str, n: int, data: dict | None = None) -> tuple[list, list, int, int]:
+    """Wall and CPU seconds per request. CPU time is this process's (SQLite runs
+    in it), and much less sensitive than wall time to a machine shared with others."""
+    times, cpu, size, status = [], [], 0, 0
     for i in range(n + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = client.post(url, data) if method == "POST" else client.get(url)
-        elapsed = time.perf_counter() - t0
+        elapsed, used = time.perf_counter() - t0, time.process_time() - c0
         if i >= 2:  # two warm-up requests
             times.append(elapsed)
+            cpu.append(used)
         size, status = len(r.content), r.status_code
-    return times, size, status
+    return times, cpu, size, status
+
+
+OLD_LOOP = """{% load transcript_tags %}{% for s in segments %}
+<li class="segment" data-start="{{ s.start }}" data-end="{{ s.end }}" tabindex="0">
+  {% if timestamps %}<span class="time">{{ s.start|clock }}</span>{% endif %}
+  <span class="text">{{ s.text }}</span>
+</li>{% endfor %}"""
+
+
+def loop_vs_tag(segments: list[dict], n: int) -> tuple[float, float]:
+    """The segment list as the template loop the page used before, and as the
+    tag it uses now: (loop ms, tag ms), medians, interleaved."""
+    from django.template import Context, Template
+
+    from transcripts.templatetags.transcript_tags import segment_items
+
+    loop = Template(OLD_LOOP)
+    loops, tags = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        loop.render(Context({"segments": segments, "timestamps": True}))
+        loops.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        segment_items(segments, True)
+        tags.append(time.perf_counter() - t0)
+    return median(loops) * 1000, median(tags) * 1000
 
 
 def run(n_segments: int, n_requests: int) -> None:
@@ -93,16 +122,32 @@ def run(n_segments: int, n_requests: int) -> None:
             word_timestamps=words,
         )
         for page, url in (("detail", f"/t/{t.id}/"), ("edit", f"/t/{t.id}/edit/")):
-            times, size, status = timed(client, "GET", url, n_requests)
+            times, cpu, size, status = timed(client, "GET", url, n_requests)
             assert status == 200, (url, status)
-            rows.append([label, page, median(times) * 1000, p95(times) * 1000, size / 1024])
+            rows.append(
+                [label, page, median(times) * 1000, p95(times) * 1000, median(cpu) * 1000, size / 1024]
+            )
         edits = {str(i): f"Fixed line {i}." for i in range(0, len(segments), 10)}
         data = {"edits": json.dumps(edits)}
-        times, _size, status = timed(client, "POST", f"/t/{t.id}/edit/", max(3, n_requests // 4), data)
+        times, cpu, _size, status = timed(client, "POST", f"/t/{t.id}/edit/", max(3, n_requests // 4), data)
         assert status == 302, status
-        rows.append([label, f"save {len(edits)} edits", median(times) * 1000, p95(times) * 1000, 0.0])
+        rows.append(
+            [
+                label,
+                f"save {len(edits)} edits",
+                median(times) * 1000,
+                p95(times) * 1000,
+                median(cpu) * 1000,
+                0.0,
+            ]
+        )
     print(f"database: {connection.vendor}; {n_requests} requests per page after 2 warm-ups")
-    print(table(["transcript", "page", "median ms", "p95 ms", "KB"], rows))
+    print(table(["transcript", "page", "median ms", "p95 ms", "median CPU ms", "KB"], rows))
+    loop_ms, tag_ms = loop_vs_tag(cases[0][1], n_requests)
+    print(
+        f"\nsegment list of {n_segments}: template loop (before) {loop_ms:.1f} ms, "
+        f"segment_items tag {tag_ms:.1f} ms, ratio {loop_ms / tag_ms:.1f}x"
+    )
 
 
 def main() -> None:

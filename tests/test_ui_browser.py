@@ -255,3 +255,17 @@ def test_without_javascript_the_detail_page_refreshes_until_done(live_server, th
         assert page.locator("#status").inner_text() == "Completed"
         context.close()
         browser.close()
+
+
+def test_delete_asks_first_from_app_js(page):
+    _sign_up(page, "erin")
+    t = _completed(_owner(), _segments(2))
+    page.goto(f"/t/{t.id}/")
+    page.once("dialog", lambda d: d.dismiss())
+    page.get_by_role("button", name="Delete transcript and audio").click()
+    page.wait_for_timeout(500)
+    assert Transcript.objects.filter(id=t.id).exists() and page.url.endswith(f"/t/{t.id}/")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete transcript and audio").click()
+    page.wait_for_selector("text=Deleted")
+    assert not Transcript.objects.filter(id=t.id).exists()

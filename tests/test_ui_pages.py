@@ -266,7 +266,12 @@ def test_admin_shows_durations_as_clock_times(client, alice):
 def test_the_detail_page_carries_word_timings_as_data(alice_client, alice):
     t = _meeting(alice, 2, word_timestamps=True)
     t.segments[1]["words"] = [{"start": 2.0, "end": 2.4, "word": " Line", "probability": 0.9}]
+    t.segments[0]["words"] = [{"start": 0.0, "end": 0.4, "word": " </script><img src=x>&"}]
     t.save()
     page = alice_client.get(f"/t/{t.id}/").content.decode()
+    assert "<img src=x>" not in page and page.count("</script>") == page.count("<script")
     data = json.loads(re.search(r'<script id="words" type="application/json">(.*?)</script>', page).group(1))
-    assert data == [[1, [[2.0, 2.4, " Line"]]]]
+    assert data == [
+        [0, [{"start": 0.0, "end": 0.4, "word": " </script><img src=x>&"}]],
+        [1, [{"start": 2.0, "end": 2.4, "word": " Line", "probability": 0.9}]],
+    ]

@@ -90,8 +90,8 @@
       li.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(); });
     });
 
-    // Word timings arrive as data (json_script), [index, [[start, end, word], …]]
-    // per segment; the words become spans only here, which keeps the page small.
+    // Word timings arrive as data, [index, [{start, end, word}, …]] per segment;
+    // the words become spans only here, which keeps the page small.
     const wordData = document.getElementById("words");
     const wordSpans = new Map();
     if (wordData) {
@@ -100,7 +100,7 @@
         const text = li && li.querySelector(".text");
         if (!text) return;
         text.textContent = "";
-        const spans = words.map(([start, end, word]) => {
+        const spans = words.map(({ start, end, word }) => {
           const span = document.createElement("span");
           span.className = "word";
           span.dataset.start = start;
