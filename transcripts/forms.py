@@ -84,16 +84,17 @@ class UploadForm(forms.Form):
         upload = self.cleaned_data.get("audio")
         if not upload:
             return None
-        if upload.name.rsplit(".", 1)[-1].lower() in TEXT_EXTENSIONS:
-            raise forms.ValidationError(
-                "This is a text file, not a recording: put a .txt, .srt or .vtt transcript "
-                "in the Text transcript field."
-            )
         if upload.size > settings.MAX_UPLOAD_MB * 2**20:
             raise forms.ValidationError(too_large_message(upload.size))
         try:
             self.audio_info = probe_upload(upload)
         except AudioError as exc:
+            # The name decides nothing (a flac named .txt is audio), but it explains a refusal.
+            if upload.name.rsplit(".", 1)[-1].lower() in TEXT_EXTENSIONS:
+                raise forms.ValidationError(
+                    "This is a text file, not a recording: put a .txt, .srt or .vtt transcript "
+                    "in the Text transcript field."
+                ) from exc
             raise forms.ValidationError(str(exc)) from exc
         return upload
 
