@@ -275,5 +275,8 @@ LOGGING = {
         "httpx2": {"level": "WARNING"},
         "faster_whisper": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The dev server's access log: a line per status poll drowns what matters;
+        # 4xx/5xx answers are WARNING/ERROR and still show.
+        "django.server": {"level": "WARNING"},
     },
 }

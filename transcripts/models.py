@@ -163,6 +163,7 @@ class Transcript(models.Model):
         )
         if failed:
             self.status, self.error = FAILED, reason[:2000]
+            log.warning("transcript %s failed: %s", self.id, reason)
             try:
                 self.tag({"status": "failed", "reason": reason})
             except Exception:  # the row says it already; a tag is a convenience

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from workers.speech.media_types import media_type, sniff_media_type
 
 from . import exports
-from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
+from .forms import RenameForm, SegmentsForm, SignupForm, UploadForm, too_large_message
 from .keys import download_name
 from .models import COMPLETED, FAILED, Transcript
 from .pipeline.dispatch import dispatch
@@ -34,6 +34,9 @@ from .pipeline.dispatch import dispatch
 MISSING_AUDIO = "The audio file of this transcript is missing."
 
 PER_PAGE = 25
+# Below DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 by default), so the edit page still
+# saves without JavaScript; longer transcripts post one JSON field from app.js.
+EDIT_FIELDS_WITHOUT_SCRIPT = 300
 LIST_FIELDS = ("id", "title", "status", "duration", "language", "created_at", "progress", "source")
 
 
@@ -64,7 +67,10 @@ def transcript_list(request):
     q = request.GET.get("q", "").strip()[:200]
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
+        # Every word, in any order, in the title or the text: a LIKE per word,
+        # which PostgreSQL's trigram indexes serve (migration 0002).
+        for word in q.split()[:10]:
+            qs = qs.filter(Q(title__icontains=word) | Q(text__icontains=word))
         page = SearchPage(qs, request.GET.get("page"))
     else:
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -239,6 +245,20 @@ def transcript_delete(request, transcript_id):
 
 
 @login_required
+@require_POST
+def transcript_rename(request, transcript_id):
+    t = _get_transcript(request, transcript_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        t.title = form.cleaned_data["title"]
+        t.save(update_fields=["title", "updated_at"])
+        messages.success(request, f"Renamed to “{t.title}”.")
+    else:
+        messages.error(request, form.errors["title"][0])
+    return redirect(t)
+
+
+@login_required
 def transcript_edit(request, transcript_id):
     t = _get_transcript(request, transcript_id)
     if t.status != COMPLETED:
@@ -251,6 +271,5 @@ def transcript_edit(request, transcript_id):
         t.save(update_fields=["segments", "text", "edited", "updated_at"])
         messages.success(request, "Transcript saved.")
         return redirect(t)
-    return render(
-        request, "transcripts/edit.html", {"t": t, "form": form, "rows": zip(form, t.segments, strict=True)}
-    )
+    context = {"t": t, "form": form, "named": len(t.segments) <= EDIT_FIELDS_WITHOUT_SCRIPT}
+    return render(request, "transcripts/edit.html", context, status=400 if form.errors else 200)
