@@ -4,7 +4,10 @@ It checks what the real one checks (key, size, extension, model, response format
 decodes what it receives with PyAV, and answers with one segment per stretch of
 sound it heard, saying where in the upload it heard it, so that merged results
 can be checked against the audio. It can be told to fail, throttle, stall or
-answer nonsense, per request or per uploaded file name.
+answer nonsense, per request or per uploaded file name, and to serve one request at
+a time, as a self-hosted Whisper on a CPU does: such a server keeps working on a
+request whose client has given up, so `most_copies` counts copies of one file it held
+at once, abandoned ones included.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class Seen:
     duration: float | None = None
     status: int = 200
     started: float = 0.0
+    # When the work began: later than `started` where the request waited its turn.
+    worked: float = 0.0
     finished: float = 0.0
 
 
@@ -43,6 +48,10 @@ class Behaviour:
     # Seconds of work per second of audio received: a server slower with longer audio.
     seconds_per_audio_second: float = 0.0
     delay: float = 0.0
+    # One request at a time; the others wait in line, as on a server with one model on a CPU.
+    serial: bool = False
+    # Extra seconds of work for the next requests per file-name fragment: {"part-2": [5.0]}.
+    stall: dict[str, list[float]] = field(default_factory=dict)
     # Answers queued per file-name fragment: e.g. {"part-3": [500, 500]} fails the first two
     # requests for part 3; "always" fails every one. "*" matches every file.
     fail: dict[str, list[int] | str] = field(default_factory=dict)
@@ -62,7 +71,10 @@ class FakeOpenAI:
         self.seen: list[Seen] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.copies: dict[str, int] = {}
+        self.most_copies = 0
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -81,6 +93,18 @@ class FakeOpenAI:
 
     def ok(self) -> list[Seen]:
         return [s for s in self.seen if s.status == 200]
+
+    def _stall(self, filename: str) -> float:
+        with self._lock:
+            for fragment, plan in self.behaviour.stall.items():
+                if (fragment == "*" or fragment in filename) and plan:
+                    return plan.pop(0)
+        return 0.0
+
+    def _hold(self, filename: str, delta: int) -> None:
+        with self._lock:
+            self.copies[filename] = self.copies.get(filename, 0) + delta
+            self.most_copies = max(self.most_copies, self.copies[filename])
 
     def _next_failure(self, filename: str) -> int | None:
         with self._lock:
@@ -120,8 +144,11 @@ class FakeOpenAI:
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting; the work was done all the same
 
             def _error(self, seen: Seen | None, status: int, message: str, param=None, headers=None) -> None:
                 if seen:
@@ -144,6 +171,18 @@ class FakeOpenAI:
                 fields, filename, audio = _multipart(self.headers.get("Content-Type", ""), body)
                 seen = Seen(filename, fields, len(audio), started=started)
                 server.seen.append(seen)
+                server._hold(filename, 1)
+                try:
+                    if not b.serial:
+                        return self._work(seen, fields, filename, audio)
+                    with server._one_at_a_time:
+                        return self._work(seen, fields, filename, audio)
+                finally:
+                    server._hold(filename, -1)
+
+            def _work(self, seen: Seen, fields: dict, filename: str, audio: bytes) -> None:
+                b = server.behaviour
+                seen.worked = time.monotonic()
                 if len(audio) > LIMIT_BYTES:
                     return self._error(seen, 413, f"Maximum content size limit ({LIMIT_BYTES}) exceeded.")
                 ext = filename.rpartition(".")[2].lower()
@@ -176,9 +215,8 @@ class FakeOpenAI:
                 seen.duration = duration
                 # Time proportional to the audio, decoding included: a real server decodes on its
                 # own machine, not on the 2 cores this one shares with its client.
-                time.sleep(
-                    max(b.delay + b.seconds_per_audio_second * duration - (time.monotonic() - started), 0)
-                )
+                work = b.delay + b.seconds_per_audio_second * duration + server._stall(filename)
+                time.sleep(max(work - (time.monotonic() - seen.worked), 0))
                 seen.finished = time.monotonic()
                 words = "word" in fields.get("timestamp_granularities[]", [])
                 self._answer(*_render(fmt, duration, spans, filename, words))
@@ -379,13 +417,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--key", default="sk-test-key")
     parser.add_argument("--seconds-per-audio-second", type=float, default=0.0)
+    parser.add_argument("--serial", action="store_true", help="serve one request at a time")
     args = parser.parse_args()
-    with FakeOpenAI(
-        Behaviour(key=args.key, seconds_per_audio_second=args.seconds_per_audio_second)
-    ) as server:
+    behaviour = Behaviour(
+        key=args.key, seconds_per_audio_second=args.seconds_per_audio_second, serial=args.serial
+    )
+    with FakeOpenAI(behaviour) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin
-        print(len(server.ok()), flush=True)
+        print(json.dumps({"answered": len(server.ok()), "received": len(server.seen)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,7 @@ def test_a_4xx_fails_at_once_with_the_apis_message(alice_client, server, setting
 @pytest.mark.django_db(transaction=True)
 def test_a_server_that_never_answers_in_time_ends_as_failed(alice_client, server, settings):
     settings.OPENAI_TIMEOUT_SECONDS = 0.5
+    settings.OPENAI_TIMEOUT_PER_AUDIO_SECOND = 0  # a fixed limit, which the server overruns
     settings.OPENAI_MAX_RETRIES = 1
     settings.TRANSCRIBE_MAX_ATTEMPTS = 1
     server.behaviour.delay = 3
