@@ -74,7 +74,7 @@ class FakeOpenAI:
         self.copies: dict[str, int] = {}
         self.most_copies = 0
         self._lock = threading.Lock()
-        self._one_at_a_time = threading.Lock()
+        self._line = _Line()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -175,7 +175,7 @@ class FakeOpenAI:
                 try:
                     if not b.serial:
                         return self._work(seen, fields, filename, audio)
-                    with server._one_at_a_time:
+                    with server._line:
                         return self._work(seen, fields, filename, audio)
                 finally:
                     server._hold(filename, -1)
@@ -222,6 +222,25 @@ class FakeOpenAI:
                 self._answer(*_render(fmt, duration, spans, filename, words))
 
         return Handler
+
+
+class _Line:
+    """Requests served one at a time in the order they came, as a server's queue does."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._taken = self._served = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            mine = self._taken
+            self._taken += 1
+            self._cond.wait_for(lambda: self._served == mine)
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._served += 1
+            self._cond.notify_all()
 
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], str, bytes]:

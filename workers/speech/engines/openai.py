@@ -177,7 +177,9 @@ class OpenAIEngine:
             if cached is None:
                 label = piece.span.label(len(pieces))
                 try:
-                    cached = self.transcribe_file(piece.path, "ogg", piece.span.duration, options, label)
+                    cached = self.transcribe_file(
+                        piece.path, "ogg", piece.span.duration, options, label, peers=len(pieces)
+                    )
                 except EngineError as exc:
                     errors.append((piece, exc))
                     return
@@ -199,15 +201,16 @@ class OpenAIEngine:
         return [results[p.span.index] for p in pieces]
 
     def transcribe_file(
-        self, path: str, ext: str, seconds: float, options: TranscribeOptions, label: str
+        self, path: str, ext: str, seconds: float, options: TranscribeOptions, label: str, peers: int = 1
     ) -> TranscriptionResult:
-        """One file that fits in one request, `seconds` long, with its retries."""
+        """One file that fits in one request, `seconds` long, with its retries; `peers` files
+        like it go out together (see Pacer.acquire)."""
         words = options.word_timestamps
         profiles = _profiles(self.model_name, words)
         first_rejection: _Rejected | None = None
         for i in range(self._profile_start.get(words, 0), len(profiles)):
             try:
-                result = self._paced(path, ext, seconds, options, profiles[i], label)
+                result = self._paced(path, ext, seconds, peers, options, profiles[i], label)
             except _Rejected as exc:
                 if not exc.about_format:
                     raise EngineError(str(exc), transient=False) from None
@@ -220,14 +223,21 @@ class OpenAIEngine:
         raise EngineError(str(first_rejection), transient=False)
 
     def _paced(
-        self, path: str, ext: str, seconds: float, options: TranscribeOptions, profile: dict, label: str
+        self,
+        path: str,
+        ext: str,
+        seconds: float,
+        peers: int,
+        options: TranscribeOptions,
+        profile: dict,
+        label: str,
     ) -> TranscriptionResult:
         """One copy of the request at a time, when the pacer gives it a place; the SDK retries
         inside that place, and a timeout or a malformed answer is retried here."""
         tries = self.max_retries + 1
         failure = ""
         for attempt in range(tries):
-            ticket = self.pacer.acquire(seconds)
+            ticket = self.pacer.acquire(seconds, peers)
             in_time = False
             try:
                 result = self._request(path, ext, options, profile, ticket.timeout, tries)

@@ -6,8 +6,8 @@ wrong twice over: a request queued behind others times out though nothing is bro
 and re-sending it adds a second copy of the same work to the queue.
 
 So a request's time limit grows with the audio the server may have to get through
-before it answers: its own, and that of every request already in flight (a serial
-server works through them first). A timeout means the server is slower than allowed
+before it answers: its own, and that of every request in flight beside it, or about
+to be (a serial server works through them first, in whatever order they arrive). A timeout means the server is slower than allowed
 for: the limits double, the number of requests in flight halves (and grows back by one
 for every `most` answers in time), and the abandoned request keeps its place until the
 doubled limit would have run out, so the server can finish it before its part is sent
@@ -45,13 +45,15 @@ class Pacer:
         self._answered = 0
         self._cond = threading.Condition()
 
-    def acquire(self, seconds: float) -> Ticket:
-        """Wait for a place, then take it for a request carrying `seconds` of audio."""
+    def acquire(self, seconds: float, peers: int = 1) -> Ticket:
+        """Wait for a place, then take it for a request carrying `seconds` of audio, one of
+        `peers` like it that go out together (the parts of one file)."""
         with self._cond:
             self._cond.wait_for(lambda: self._in_flight < self.limit)
             self._in_flight += 1
             self._audio += seconds
-            timeout = (self.timeout + self.per_audio_second * self._audio) * self.slowness
+            ahead = max(self._audio, seconds * min(peers, self.limit))
+            timeout = (self.timeout + self.per_audio_second * ahead) * self.slowness
             return Ticket(seconds, timeout, self.limit, self.slowness)
 
     def answered(self, ticket: Ticket) -> None:
