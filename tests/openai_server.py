@@ -26,13 +26,15 @@ import numpy as np
 
 LIMIT_BYTES = 26_214_400
 EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
-MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize")
+PATHS = ("/v1/audio/transcriptions", "/v1/audio/translations")
 
 
 @dataclass
 class Seen:
     filename: str
     fields: dict[str, list[str]]
+    path: str
     size: int
     duration: float | None = None
     status: int = 200
@@ -162,14 +164,14 @@ class FakeOpenAI:
                 started = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                if self.path.rstrip("/") != "/v1/audio/transcriptions":
+                if self.path.rstrip("/") not in PATHS:
                     return self._error(None, 404, f"Unknown path {self.path}")
                 if self.headers.get("Authorization") != f"Bearer {b.key}":
                     sent = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                     shown = sent if b.echo_key else sent[:3] + "***"
                     return self._error(None, 401, f"Incorrect API key provided: {shown}.")
                 fields, filename, audio = _multipart(self.headers.get("Content-Type", ""), body)
-                seen = Seen(filename, fields, len(audio), started=started)
+                seen = Seen(filename, fields, self.path.rstrip("/"), len(audio), started=started)
                 server.seen.append(seen)
                 server._hold(filename, 1)
                 try:
@@ -194,10 +196,19 @@ class FakeOpenAI:
                 if model not in MODELS:
                     return self._error(seen, 400, f"The model `{model}` does not exist.", "model")
                 fmt = (fields.get("response_format") or ["json"])[0]
-                if fmt in b.refuse_formats or (fmt == "verbose_json" and model != "whisper-1"):
+                translate = seen.path.endswith("/translations")
+                if translate and model != "whisper-1":
+                    return self._error(seen, 400, f"Translations are not available for `{model}`.", "model")
+                if (
+                    fmt in b.refuse_formats
+                    or (fmt == "verbose_json" and model != "whisper-1")
+                    or ((fmt == "diarized_json") != (model == "gpt-4o-transcribe-diarize"))
+                ):
                     return self._error(
                         seen, 400, f"response_format '{fmt}' is not supported.", "response_format"
                     )
+                if model == "gpt-4o-transcribe-diarize" and "prompt" in fields:
+                    return self._error(seen, 400, "Prompt is not supported for diarization.", "prompt")
                 for param in b.refuse_params:
                     if any(k.startswith(param) for k in fields):
                         return self._error(seen, 400, f"Unrecognized request argument: {param}", param)
@@ -213,13 +224,24 @@ class FakeOpenAI:
                 except Exception:
                     return self._error(seen, 400, "Audio file might be corrupted or unsupported.", "file")
                 seen.duration = duration
+                if (
+                    model == "gpt-4o-transcribe-diarize"
+                    and duration > 30
+                    and "chunking_strategy" not in fields
+                ):
+                    return self._error(
+                        seen,
+                        400,
+                        "chunking_strategy is required for audio longer than 30 seconds.",
+                        "chunking_strategy",
+                    )
                 # Time proportional to the audio, decoding included: a real server decodes on its
                 # own machine, not on the 2 cores this one shares with its client.
                 work = b.delay + b.seconds_per_audio_second * duration + server._stall(filename)
                 time.sleep(max(work - (time.monotonic() - seen.worked), 0))
                 seen.finished = time.monotonic()
                 words = "word" in fields.get("timestamp_granularities[]", [])
-                self._answer(*_render(fmt, duration, spans, filename, words))
+                self._answer(*_render(fmt, duration, spans, filename, words, translate))
 
         return Handler
 
@@ -302,10 +324,13 @@ def _listen(audio: bytes) -> tuple[float, list[tuple[float, float]]]:
     return duration, spans
 
 
-def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tuple[int, str, str]:
+def _render(
+    fmt: str, duration: float, spans, filename: str, words: bool, translate: bool = False
+) -> tuple[int, str, str]:
     segments = []
+    said = "translated sound" if translate else "sound"
     for i, (start, end) in enumerate(spans):
-        text = f"sound {i + 1} at {start:.2f} of {duration:.2f} in {filename}"
+        text = f"{said} {i + 1} at {start:.2f} of {duration:.2f} in {filename}"
         seg = {"id": i, "start": round(start, 2), "end": round(end, 2), "text": " " + text}
         segments.append(seg)
     text = " ".join(s["text"].strip() for s in segments)
@@ -313,7 +338,16 @@ def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tup
         return 200, text, "text/plain"
     if fmt == "json":
         return 200, json.dumps({"text": text}), "application/json"
-    doc = {"task": "transcribe", "language": "english", "duration": round(duration, 3), "text": text}
+    if fmt == "diarized_json":
+        # Two people taking turns, labelled as the API labels unknown speakers.
+        turns = [
+            {**s, "id": f"seg_{i}", "speaker": "AB"[i % 2], "type": "transcript.text.segment"}
+            for i, s in enumerate(segments)
+        ]
+        doc = {"task": "transcribe", "duration": round(duration, 3), "text": text, "segments": turns}
+        return 200, json.dumps(doc), "application/json"
+    task = "translate" if translate else "transcribe"
+    doc = {"task": task, "language": "english", "duration": round(duration, 3), "text": text}
     doc["segments"] = segments
     if words:
         doc["words"] = []

@@ -36,6 +36,10 @@ from .pacing import Pacer
 log = logging.getLogger(__name__)
 
 TEXT_ONLY_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+# Speakers come from this model (diarized_json), whatever OPENAI_TRANSCRIBE_MODEL says;
+# translation comes from /v1/audio/translations, which serves whisper-1 only.
+DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
+TRANSLATE_MODEL = "whisper-1"
 # Statuses the SDK retries (its `_should_retry`): when one still comes back, retries ran out.
 RETRIED = (408, 409, 429)
 
@@ -67,11 +71,18 @@ class _NoResend(httpx2.HTTPTransport):
 _FORMAT_WORDS = ("response_format", "timestamp_granularities", "granularit", "verbose_json")
 
 
-def _profiles(model: str, words: bool) -> list[dict]:
+def _profiles(model: str, options: TranscribeOptions, seconds: float) -> list[dict]:
     """What to ask for, best first: a server that refuses a format or a parameter gets the next one."""
+    if model == DIARIZE_MODEL:
+        # The API wants a chunking strategy for audio past 30 s.
+        return [
+            {"response_format": "diarized_json", **({"chunking_strategy": "auto"} if seconds > 30 else {})}
+        ]
+    if options.task == "translate":
+        return [{"response_format": f} for f in ("verbose_json", "json", "text")]
     if model.startswith(TEXT_ONLY_MODELS):
         return [{"response_format": "json"}, {"response_format": "text"}]
-    granularities = ["segment", "word"] if words else ["segment"]
+    granularities = ["segment", "word"] if options.word_timestamps else ["segment"]
     return [
         {"response_format": "verbose_json", "timestamp_granularities": granularities},
         {"response_format": "verbose_json"},
@@ -104,7 +115,7 @@ class OpenAIEngine:
         self.timeout_per_audio_second = timeout_per_audio_second
         # One pacer per engine, so per process and server: transcripts side by side share it.
         self.pacer = Pacer(self.concurrency, timeout, timeout_per_audio_second)
-        self._profile_start: dict[bool, int] = {}
+        self._profile_start: dict[tuple, int] = {}
         self._lock = threading.Lock()
         self.client = openai.OpenAI(
             api_key=api_key,
@@ -141,6 +152,7 @@ class OpenAIEngine:
         parts: PartCache | None = None,
     ) -> TranscriptionResult:
         started = time.monotonic()
+        self.model_for(options)  # refuse what cannot be done before any work
         info = probe(path)
         ext = chunking.extension_for(path)
         small = os.path.getsize(path) <= chunking.REQUEST_LIMIT_BYTES * 0.9
@@ -157,6 +169,22 @@ class OpenAIEngine:
         merged = merge(results, pieces, info.duration)
         merged.timings = {"transcribe": round(time.monotonic() - started, 3), "parts": len(pieces)}
         return merged
+
+    def model_for(self, options: TranscribeOptions) -> str:
+        """The model that can do what `options` ask, or a clear EngineError."""
+        if options.task not in ("transcribe", "translate"):
+            raise EngineError(f"Unknown task {options.task!r}: use 'transcribe' or 'translate'.")
+        if options.task == "translate":
+            if options.speakers is not None:
+                raise EngineError(
+                    "The openai engine cannot label speakers in a translation; ask for one or the other."
+                )
+            if self.model_name != TRANSLATE_MODEL:
+                raise EngineError(
+                    f"Translation into English uses /v1/audio/translations, which serves {TRANSLATE_MODEL} "
+                    f"only; OPENAI_TRANSCRIBE_MODEL is {self.model_name}."
+                )
+        return DIARIZE_MODEL if options.speakers is not None else self.model_name
 
     def transcribe_pieces(
         self,
@@ -205,12 +233,14 @@ class OpenAIEngine:
     ) -> TranscriptionResult:
         """One file that fits in one request, `seconds` long, with its retries; `peers` files
         like it go out together (see Pacer.acquire)."""
-        words = options.word_timestamps
-        profiles = _profiles(self.model_name, words)
+        model = self.model_for(options)
+        profiles = _profiles(model, options, seconds)
+        remembered = (model, options.task, options.word_timestamps)
         first_rejection: _Rejected | None = None
-        for i in range(self._profile_start.get(words, 0), len(profiles)):
+        for i in range(self._profile_start.get(remembered, 0), len(profiles)):
             try:
-                result = self._paced(path, ext, seconds, peers, options, profiles[i], label)
+                profile = {"model": model, **profiles[i]}
+                result = self._paced(path, ext, seconds, peers, options, profile, label)
             except _Rejected as exc:
                 if not exc.about_format:
                     raise EngineError(str(exc), transient=False) from None
@@ -218,7 +248,7 @@ class OpenAIEngine:
                 continue
             if i and first_rejection:
                 log.info("server refused %s; using %s from now on", profiles[0], profiles[i])
-                self._profile_start[words] = i
+                self._profile_start[remembered] = i
             return result
         raise EngineError(str(first_rejection), transient=False)
 
@@ -267,15 +297,18 @@ class OpenAIEngine:
     def _request(
         self, path: str, ext: str, options: TranscribeOptions, profile: dict, timeout: float, tries: int
     ) -> TranscriptionResult:
-        kwargs = {"model": self.model_name, **profile}
-        if options.language:
+        kwargs = dict(profile)
+        audio = self.client.audio.transcriptions
+        if options.task == "translate":
+            audio = self.client.audio.translations  # takes no language: it answers in English
+        elif options.language:
             kwargs["language"] = options.language
-        if options.prompt:
+        if options.prompt and profile["model"] != DIARIZE_MODEL:  # which takes no prompt
             kwargs["prompt"] = options.prompt
         stem = os.path.splitext(os.path.basename(path))[0] or "audio"
         try:
             with open(path, "rb") as f:
-                raw = self.client.audio.transcriptions.with_raw_response.create(
+                raw = audio.with_raw_response.create(
                     file=(f"{stem}.{ext}", f, f"audio/{ext}"),
                     timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
                     **kwargs,
@@ -306,11 +339,11 @@ class OpenAIEngine:
                 ),
                 transient=True,
             ) from None
-        result = self._parse(body, profile["response_format"])
-        result.language = result.language or options.language or ""
+        result = self._parse(body, profile["response_format"], profile["model"])
+        result.language = result.language or ("en" if options.task == "translate" else options.language or "")
         return result
 
-    def _parse(self, body: str, response_format: str) -> TranscriptionResult:
+    def _parse(self, body: str, response_format: str, model: str) -> TranscriptionResult:
         if response_format == "text":
             data: dict = {"text": body}
         else:
@@ -330,12 +363,17 @@ class OpenAIEngine:
         words = [_word(w) for w in data.get("words") or []]
         if words and segments and all(s.words is None for s in segments):
             _attach_words(segments, words)
+        # diarized_json labels speakers A, B, ... (or by known names): ids S1, S2, ... in order heard.
+        ids: dict[str, str] = {}
+        for seg in segments:
+            if seg.speaker is not None:
+                seg.speaker = ids.setdefault(seg.speaker, f"S{len(ids) + 1}")
         return TranscriptionResult(
             text=join_text(segments) if timestamps else data["text"].strip(),
             language=_language(data.get("language")),
             duration=duration,
             segments=segments,
-            model=self.model_name,
+            model=model,
             engine=self.name,
             timestamps=timestamps,
         )
@@ -352,8 +390,9 @@ def _api_message(exc) -> str:
 
 def _segment(s: dict) -> Segment:
     words = [_word(w) for w in s["words"]] if s.get("words") else None
+    speaker = str(s["speaker"]) if s.get("speaker") is not None else None
     return Segment(
-        float(s.get("start", 0.0)), float(s.get("end", 0.0)), str(s.get("text", "")).strip(), words
+        float(s.get("start", 0.0)), float(s.get("end", 0.0)), str(s.get("text", "")).strip(), words, speaker
     )
 
 
