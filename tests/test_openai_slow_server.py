@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from workers.speech import engines
-from workers.speech.engines import TranscribeOptions, get_engine
+from workers.speech.engines import EngineError, TranscribeOptions, get_engine
 
+from .conftest import fixture_path
 from .openai_server import Behaviour, FakeOpenAI, Seen, long_speech_opus
 
 KEY = "sk-test-key"
@@ -86,3 +87,21 @@ def test_timeouts_slow_the_engine_down_and_no_part_is_worked_on_twice_at_once(
     # Sent again at half the rate: at most two at once, where the first round sent four.
     assert most_at_once([c[0] for c in copies.values()]) == 4
     assert most_at_once(again) <= 2
+
+
+def test_a_server_that_is_down_fails_with_one_clear_line_after_the_sdks_retries(settings, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.OPENAI_API_KEY = KEY
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.OPENAI_MAX_RETRIES = 1
+    monkeypatch.setattr(engines, "_engines", {})
+    with pytest.raises(EngineError) as caught:
+        get_engine("openai").transcribe(str(fixture_path("speech.mp3")), TranscribeOptions())
+    message = str(caught.value)
+    assert message.startswith("could not connect to the transcription service")
+    assert message.endswith("tried 2 times.") and "\n" not in message
+    assert caught.value.transient

@@ -58,13 +58,14 @@ class _Rejected(Exception):
 
 
 class _NoResend(httpx2.HTTPTransport):
-    """A request that timed out reaches the SDK as an OpenAIError, which it passes on
-    without re-sending: the server may still be working on it (see pacing.py)."""
+    """A request that timed out once sent reaches the SDK as an OpenAIError, which it passes
+    on without re-sending: the server may still be working on it (see pacing.py). One that
+    never got a connection is the SDK's to retry."""
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
             return super().handle_request(request)
-        except httpx2.TimeoutException as exc:
+        except (httpx2.ReadTimeout, httpx2.WriteTimeout) as exc:
             raise openai.APITimeoutError(request=request) from exc
 
 
