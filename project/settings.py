@@ -236,6 +236,9 @@ OPENAI_API_KEY = os.getenv("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.getenv("OPENAI_BASE_URL") or None
 OPENAI_TRANSCRIBE_MODEL = os.getenv("OPENAI_TRANSCRIBE_MODEL", "whisper-1")
 OPENAI_TIMEOUT_SECONDS = envfloat("OPENAI_TIMEOUT_SECONDS", "120")
+# A request may also take this long per second of audio the server has to get through
+# first (its own and what is already in flight): slow self-hosted servers serve one at a time.
+OPENAI_TIMEOUT_PER_AUDIO_SECOND = envfloat("OPENAI_TIMEOUT_PER_AUDIO_SECOND", "1.0")
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", "4")
 OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "8")
 # Long audio (docs/openai.md): the openai engine cuts audio longer than this into parts

@@ -39,6 +39,7 @@ def build(name: str) -> Engine:
             settings.OPENAI_MAX_RETRIES,
             settings.OPENAI_MAX_CONCURRENCY,
             settings.OPENAI_CHUNK_SECONDS,
+            settings.OPENAI_TIMEOUT_PER_AUDIO_SECOND,
         )
     raise EngineError(f"Unknown TRANSCRIBE_ENGINE {name!r}: use 'local' or 'openai'.")
 

@@ -22,6 +22,7 @@ def result_from_dict(data: dict) -> TranscriptionResult:
             s["end"],
             s["text"],
             [Word(**w) for w in s["words"]] if s.get("words") is not None else None,
+            s.get("speaker"),
         )
         for s in data["segments"]
     ]
@@ -59,7 +60,7 @@ def merge(
                     w_end = _place(w.end + lo, w_start, hi)
                     words.append(Word(w_start, w_end, w.word, w.probability))
                     w_floor = w_start
-            segments.append(Segment(start, end, s.text, words))
+            segments.append(Segment(start, end, s.text, words, s.speaker))
             floor = start
     first = results[0] if results else None
     return TranscriptionResult(

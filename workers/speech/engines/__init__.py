@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from workers.speech.chunking import Span
+    from workers.speech.speakers import SpeakerCount
 
 Progress = Callable[[float], None]
 
@@ -33,6 +34,7 @@ class Segment:
     end: float
     text: str
     words: list[Word] | None = None
+    speaker: str | None = None  # an id such as "S1", where speakers were asked for
 
 
 @dataclass
@@ -40,6 +42,8 @@ class TranscribeOptions:
     language: str | None = None
     prompt: str | None = None
     word_timestamps: bool = False
+    task: str = "transcribe"  # or "translate": into English
+    speakers: SpeakerCount | None = None  # None: no speaker labels
 
 
 @dataclass
@@ -57,8 +61,9 @@ class TranscriptionResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         for seg in data["segments"]:
-            if seg["words"] is None:
-                del seg["words"]
+            for key in ("words", "speaker"):
+                if seg[key] is None:
+                    del seg[key]
         return data
 
 
