@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,7 +26,15 @@ STATUSES = (
 )
 ACTIVE = (UPLOADED, QUEUED, PROCESSING)
 
-SOURCES = (("web", "Web upload"), ("cli", "Command line"), ("drop", "S3 drop"), ("import", "Imported text"))
+SOURCES = (
+    ("web", "Web upload"),
+    ("cli", "Command line"),
+    ("drop", "S3 drop"),
+    ("import", "Imported text"),
+    ("api", "API"),
+)
+# Sent once when a row first reaches completed or failed (webhooks listen).
+transcript_finished = Signal()
 
 
 def _upload_to(instance: Transcript, filename: str) -> str:
@@ -121,11 +130,13 @@ class Transcript(models.Model):
     def fail(self, reason: str) -> bool:
         """Record a failure a person can read; a row already completed stays completed."""
         now = timezone.now()
-        return bool(
-            Transcript.objects.filter(id=self.id)
-            .exclude(status=COMPLETED)
-            .update(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
-        )
+        fields = dict(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
+        rows = Transcript.objects.filter(id=self.id)
+        if rows.exclude(status__in=(COMPLETED, FAILED)).update(**fields):
+            self.status, self.error = FAILED, fields["error"]
+            transcript_finished.send(sender=Transcript, transcript=self)
+            return True
+        return bool(rows.filter(status=FAILED).update(**fields))  # a newer reason for a failed row
 
     def requeue(self, *, from_statuses: tuple[str, ...] = (FAILED,)) -> bool:
         """Put the row back in the queue (Retry); only from the given states."""
@@ -172,6 +183,8 @@ class Transcript(models.Model):
         )
         for k, v in fields.items():
             setattr(self, k, v)
+        if changed:
+            transcript_finished.send(sender=Transcript, transcript=self)
         return bool(changed)
 
     def delete_files(self) -> None:
@@ -184,3 +197,6 @@ class Transcript(models.Model):
             if key and default_storage.exists(key):
                 default_storage.delete(key)
         store.delete_prefix(work_prefix(self.id))  # parts of long audio left by a failed run
+
+
+from .api.models import ApiKey, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401 - registers the API's models
