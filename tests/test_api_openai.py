@@ -3,6 +3,8 @@ against the live server on 127.0.0.1, with the real local engine."""
 
 from __future__ import annotations
 
+import subprocess
+
 import openai
 import pytest
 
@@ -25,6 +27,14 @@ def sdk(live_server, key) -> openai.OpenAI:
     return openai.OpenAI(api_key=key, base_url=f"{live_server.url}/v1", max_retries=0, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def fox(tmp_path_factory):
+    """Two seconds of speech, made here: each format is one more real transcription."""
+    path = tmp_path_factory.mktemp("audio") / "fox.wav"
+    subprocess.run(["espeak-ng", "-s", "160", "-w", str(path), "The quick brown fox."], check=True)
+    return path
+
+
 def speech(name: str = "speech.mp3"):
     return fixture_path(name).open("rb")
 
@@ -38,14 +48,14 @@ def test_json_is_the_default_and_the_transcript_is_kept_in_the_account(sdk, alic
     assert "speech" in alice_client.get("/").content.decode()  # visible in the UI's list
 
 
-def test_text_srt_and_vtt(sdk):
-    with speech() as f:
+def test_text_srt_and_vtt(sdk, fox):
+    with fox.open("rb") as f:
         text = sdk.audio.transcriptions.create(model="whisper-1", file=f, response_format="text")
     assert isinstance(text, str) and "fox" in text.lower()
-    with speech() as f:
+    with fox.open("rb") as f:
         srt = sdk.audio.transcriptions.create(model="whisper-1", file=f, response_format="srt")
     assert srt.startswith("1\n00:00:0") and " --> " in srt and "fox" in srt.lower()
-    with speech() as f:
+    with fox.open("rb") as f:
         vtt = sdk.audio.transcriptions.create(model="whisper-1", file=f, response_format="vtt")
     assert vtt.startswith("WEBVTT") and " --> " in vtt and "fox" in vtt.lower()
 
@@ -69,30 +79,30 @@ def test_verbose_json_with_word_and_segment_timestamps(sdk):
     assert starts == sorted(starts)
 
 
-def test_verbose_json_gives_segments_only_unless_words_are_asked_for(sdk):
-    with speech() as f:
+def test_verbose_json_gives_segments_only_unless_words_are_asked_for(sdk, fox):
+    with fox.open("rb") as f:
         result = sdk.audio.transcriptions.create(model="whisper-1", file=f, response_format="verbose_json")
     assert result.segments and result.words is None
-    with speech() as f:
+    with fox.open("rb") as f:
         words_only = sdk.audio.transcriptions.create(
             model="whisper-1", file=f, response_format="verbose_json", timestamp_granularities=["word"]
         )
     assert words_only.words and words_only.segments is None
 
 
-def test_diarized_json_labels_every_segment(sdk):
-    with speech() as f:
+def test_diarized_json_labels_every_segment(sdk, fox):
+    with fox.open("rb") as f:
         result = sdk.audio.transcriptions.create(model="whisper-1", file=f, response_format="diarized_json")
     assert result.task == "transcribe" and result.segments
     assert all(s.speaker and s.type == "transcript.text.segment" for s in result.segments)
     assert "fox" in result.text.lower()
 
 
-def test_a_translation(sdk):
-    with speech() as f:
+def test_a_translation(sdk, fox):
+    with fox.open("rb") as f:
         result = sdk.audio.translations.create(model="whisper-1", file=f)
     assert "fox" in result.text.lower()
-    with speech() as f:
+    with fox.open("rb") as f:
         verbose = sdk.audio.translations.create(model="whisper-1", file=f, response_format="verbose_json")
     assert verbose.task == "translate"
 
@@ -137,11 +147,11 @@ def test_a_result_not_ready_in_time_is_504_and_the_transcript_goes_on(sdk, setti
     assert error.response.headers["x-should-retry"] == "false"  # the SDK does not upload it again
 
 
-def test_models_lists_whisper_1_and_the_configured_default(sdk, settings):
+def test_models_lists_whisper_1_and_the_configured_default(sdk, fox, settings):
     ids = [m.id for m in sdk.models.list()]
     assert ids == ["whisper-1", settings.WHISPER_MODEL]
     assert sdk.models.retrieve("whisper-1").id == "whisper-1"
-    with speech() as f:
+    with fox.open("rb") as f:
         result = sdk.audio.transcriptions.create(model=settings.WHISPER_MODEL, file=f)
     assert "fox" in result.text.lower()
 
