@@ -29,10 +29,14 @@ BOUNDARY = "----meetingnoter"
 
 def multipart_event(key: str, audio: bytes, name: str = "speech.mp3") -> dict:
     body = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: audio/mpeg\r\n\r\n"
-    ).encode() + audio + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: audio/mpeg\r\n\r\n"
+        ).encode()
+        + audio
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
     headers = {
         "Authorization": f"Bearer {key}",
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
@@ -56,7 +60,11 @@ def test_on_lambda_the_limits_default_below_api_gateways():
     env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "meeting-noter-dev", "SECRET_KEY": "x"}
     env["DJANGO_SETTINGS_MODULE"] = "project.settings"
     out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     # Lambda takes at most 6 MB of (base64) request; API Gateway waits 29 s.
     assert out.stdout.split() == ["4.0", "25.0"], out.stderr

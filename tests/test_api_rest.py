@@ -72,6 +72,14 @@ def test_a_session_alone_does_not_open_the_api(alice_client):
 
 
 @pytest.mark.django_db
+def test_key_authenticated_requests_need_no_csrf_token(alice):
+    _, key = ApiKey.issue(alice)
+    strict = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = strict.post("/api/v1/transcripts", {"audio": upload_file("not_audio.mp3")})
+    assert_error(response, 400, "invalid")  # reached the form's checks, not a CSRF 403
+
+
+@pytest.mark.django_db
 def test_too_many_requests_answer_429_with_retry_after(alice_api, alice, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 3
     assert [alice_api.get("/api/v1/transcripts").status_code for _ in range(3)] == [200] * 3
@@ -186,7 +194,10 @@ def test_someone_elses_transcript_answers_404_to_every_verb(alice_api, bob):
 
 
 @pytest.mark.django_db
-def test_unknown_paths_and_bad_ids_answer_json(alice_api):
+def test_unknown_paths_bad_ids_and_wrong_methods_answer_json(alice_api):
+    response = alice_api.put("/api/v1/transcripts")
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "POST, GET"
     assert_error(alice_api.get("/api/v1/nothing/here"), 404, "not_found")
     error = assert_error(alice_api.get("/api/v1/transcripts/not-a-uuid/"), 400, "invalid")
     assert list(error["fields"]) == ["transcript_id"]

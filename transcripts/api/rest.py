@@ -120,6 +120,30 @@ def not_found_json(request, rest: str = ""):
     return error("not_found", "No such endpoint; see /api/v1/docs.", 404)
 
 
+def _json_405(view):
+    @wraps(view)  # keeps the csrf_exempt flag django-ninja set
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and response.get("Content-Type") != "application/json":
+            allowed = response.get("Allow", "")
+            response = error(
+                "method_not_allowed", f"{request.method} is not allowed here; use {allowed}.", 405
+            )
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
+def urls() -> tuple:
+    """django-ninja's URL patterns, answering a wrong method in the API's shape too
+    (django-ninja answers a plain-text 405)."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_405(pattern.callback)
+    return patterns, app_name, namespace
+
+
 def form_error(form) -> JsonResponse:
     fields = {name: [str(m) for m in msgs] for name, msgs in form.errors.items()}
     message = next(iter(fields.values()))[0]

@@ -5,7 +5,7 @@ from django.urls import path
 from . import openai_compat, rest, settings_views
 
 urlpatterns = [
-    path("api/v1/", rest.api.urls),
+    path("api/v1/", rest.urls()),
     path("api/v1/<path:rest>", rest.not_found_json),
     path("v1/models", openai_compat.models),
     path("v1/models/<str:name>", openai_compat.model),
