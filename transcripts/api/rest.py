@@ -24,6 +24,7 @@ from ninja.decorators import decorate_view
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.responses import Status
 from ninja.security import HttpBearer
+from pydantic import field_validator
 
 from transcripts import direct_upload, exports
 from transcripts.forms import UploadForm, too_large_message
@@ -90,8 +91,11 @@ def _rate_limited(request, exc: RateLimited):
 def _invalid(request, exc: ValidationError):
     fields: dict[str, list[str]] = {}
     for e in exc.errors:
-        name = ".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
-        fields.setdefault(name, []).append(e.get("msg", "Invalid value."))
+        loc = list(e.get("loc", ()))
+        # ("body", "body", "title") -> "title": the location, then the body parameter's name.
+        path = loc[2:] if loc[:1] == ["body"] and len(loc) > 2 else loc[1:]
+        name = ".".join(str(p) for p in path) or "request"
+        fields.setdefault(name, []).append(str(e.get("msg", "Invalid value.")).removeprefix("Value error, "))
     first = next(iter(fields.items()))
     return error("invalid", f"{first[0]}: {first[1][0]}", 400, fields)
 
@@ -223,11 +227,26 @@ class Page(Schema):
     has_next: bool
 
 
-class Rename(Schema):
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+class In(Schema):
+    """Request bodies. PostgreSQL cannot store NUL in text, so it is refused up front
+    with the message Django's forms give."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(NUL_MESSAGE)
+        return value
+
+
+class Rename(In):
     title: str = Field(..., min_length=1, max_length=200)
 
 
-class DirectUploadIn(Schema):
+class DirectUploadIn(In):
     name: str = Field(..., min_length=1, max_length=300)
     size: int | None = Field(None, ge=0)
 
@@ -239,7 +258,7 @@ class DirectUploadOut(Schema):
     token: str
 
 
-class DirectUploadDone(Schema):
+class DirectUploadDone(In):
     token: str = Field(..., max_length=2000)
     title: str = Field("", max_length=200)
     language: str = ""
@@ -366,7 +385,7 @@ def list_transcripts(
     qs = Transcript.objects.for_user(request.user)
     if status:
         qs = qs.filter(status=status)
-    if q := q.strip()[:200]:
+    if q := q.replace("\x00", "").strip()[:200]:
         qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
     start = (page - 1) * per_page
     # One row past the page says whether there is a next one without counting every match.
