@@ -35,6 +35,15 @@ def _too_large(request: HttpRequest, length: int) -> HttpResponse:
     from transcripts.forms import too_large_message
     from transcripts.views import upload_too_large
 
+    # Each API answers in its own error shape, so its clients raise their usual errors.
+    if request.path_info.startswith("/api/v1/"):
+        from transcripts.api.rest import error
+
+        return error("too_large", too_large_message(length), 413)
+    if request.path_info.startswith("/v1/"):
+        from transcripts.api.openai_compat import _too_large as openai_too_large
+
+        return openai_too_large(settings.MAX_UPLOAD_MB * 2**20)
     try:
         on_upload_page = resolve(request.path_info).url_name == "upload"
     except Resolver404:

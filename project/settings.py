@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # serves the API docs page's Swagger UI from static files, not a CDN
     "transcripts",
 ]
 
@@ -266,6 +267,20 @@ TRANSCRIBE_MAX_ATTEMPTS = envint("TRANSCRIBE_MAX_ATTEMPTS", "3")
 # SECURE_COOKIES=true behind an HTTPS proxy).
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True" if ON_LAMBDA else "False")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# APIs (transcripts/api/, README "API"): requests per key per minute; the OpenAI-compatible
+# endpoint's body limit and how long it waits for a result (API Gateway cuts a request
+# at 29 s and Lambda a body at 6 MB: past these it answers 413/504 and points to /api/v1/).
+API_RATE_LIMIT_PER_MINUTE = envint("API_RATE_LIMIT_PER_MINUTE", "120")
+OPENAI_COMPAT_MAX_MB = envfloat("OPENAI_COMPAT_MAX_MB", "4" if ON_LAMBDA else "25")
+OPENAI_COMPAT_WAIT_SECONDS = envfloat("OPENAI_COMPAT_WAIT_SECONDS", "25" if ON_LAMBDA else "600")
+# Webhooks never go to loopback, private, link-local or metadata addresses unless a network
+# is listed here (e.g. "127.0.0.1/32"); failed deliveries are retried for this long.
+WEBHOOK_ALLOWED_NETWORKS = [n for n in os.getenv("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n]
+WEBHOOK_RETRY_SECONDS = envfloat("WEBHOOK_RETRY_SECONDS", "600")
+WEBHOOK_FIRST_RETRY_SECONDS = envfloat("WEBHOOK_FIRST_RETRY_SECONDS", "5")
+WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", "10")
+
 
 LOGGING = {
     "version": 1,

@@ -154,10 +154,6 @@ def test_an_oversized_body_is_refused_on_any_url_even_signed_out(client, setting
     assert b"limit is 5 MB" in content
 
 
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-
-
 def test_on_s3_the_stored_type_is_the_probed_one_and_playback_is_an_attachment(alice_client, s3):
     response = alice_client.post(
         "/upload/", {"audio": SimpleUploadedFile("evil.html", evil_mp3(), "text/html")}

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,7 +40,15 @@ UNEXPECTED = (
     "Retry, and if it fails again, check the server log."
 )
 
-SOURCES = (("web", "Web upload"), ("cli", "Command line"), ("drop", "S3 drop"), ("import", "Imported text"))
+SOURCES = (
+    ("web", "Web upload"),
+    ("cli", "Command line"),
+    ("drop", "S3 drop"),
+    ("import", "Imported text"),
+    ("api", "API"),
+)
+# Sent once when a row first reaches completed or failed (webhooks listen).
+transcript_finished = Signal()
 
 
 def _upload_to(instance: Transcript, filename: str) -> str:
@@ -156,19 +165,18 @@ class Transcript(models.Model):
         """Record a failure a person can read, on the row and on the audio's tags;
         a row already completed stays completed."""
         now = timezone.now()
-        failed = bool(
-            Transcript.objects.filter(id=self.id)
-            .exclude(status=COMPLETED)
-            .update(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
-        )
-        if failed:
-            self.status, self.error = FAILED, reason[:2000]
-            log.warning("transcript %s failed: %s", self.id, reason)
-            try:
-                self.tag({"status": "failed", "reason": reason})
-            except Exception:  # the row says it already; a tag is a convenience
-                log.exception("could not tag %s", self.audio.name)
-        return failed
+        fields = dict(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
+        rows = Transcript.objects.filter(id=self.id)
+        if not rows.exclude(status__in=(COMPLETED, FAILED)).update(**fields):
+            return bool(rows.filter(status=FAILED).update(**fields))  # a newer reason for a failed row
+        self.status, self.error = FAILED, fields["error"]
+        log.warning("transcript %s failed: %s", self.id, reason)
+        try:
+            self.tag({"status": "failed", "reason": reason})
+        except Exception:  # the row says it already; a tag is a convenience
+            log.exception("could not tag %s", self.audio.name)
+        transcript_finished.send(sender=Transcript, transcript=self)
+        return True
 
     def transcribe_options(self) -> TranscribeOptions:
         from workers.speech.engines import TranscribeOptions
@@ -232,6 +240,8 @@ class Transcript(models.Model):
         )
         for k, v in fields.items():
             setattr(self, k, v)
+        if changed:
+            transcript_finished.send(sender=Transcript, transcript=self)
         return bool(changed)
 
     def delete(self, *args, **kwargs):
@@ -293,3 +303,6 @@ def record_result(key: str) -> Transcript | None:
         }
     )
     return transcript
+
+
+from .api.models import ApiKey, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401 - registers the API's models
