@@ -10,11 +10,8 @@ from django.contrib.auth.models import User
 
 from transcripts.models import COMPLETED, PROCESSING, QUEUED, Transcript
 
-from . import test_browser
-from .conftest import copy_fixture, fixture_path
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _sign_up
-
-page, thread_runner = test_browser.page, test_browser.thread_runner  # fixtures
+from .conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, copy_fixture, fixture_path
+from .test_browser import _sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -231,7 +228,7 @@ def test_an_upload_shows_its_progress_and_errors_come_back_into_the_page(page):
     assert Transcript.objects.get().source == "import"
 
 
-def test_without_javascript_the_detail_page_refreshes_until_done(live_server, thread_runner, monkeypatch):  # noqa: F811
+def test_without_javascript_the_detail_page_refreshes_until_done(live_server, local_worker, monkeypatch):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
