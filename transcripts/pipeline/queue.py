@@ -11,7 +11,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from transcripts.models import Transcript
@@ -95,6 +95,11 @@ class LocalWorker:
             try:
                 if run(transcript_id) == Outcome.RETRY:
                     self._retry_later(transcript_id)
+            except (OperationalError, InterfaceError):
+                # The database was busy or away (SQLite answers "locked" at once under load):
+                # the job is not lost, it comes back after a pause; the claim keeps it single.
+                log.warning("transcript %s: database unavailable, retrying", transcript_id, exc_info=True)
+                self._retry_later(transcript_id)
             except Exception:
                 log.exception("transcript %s: worker failed", transcript_id)
             finally:
