@@ -143,3 +143,24 @@ def test_on_s3_a_job_whose_audio_is_gone_fails_saying_so(alice, s3):
     t.refresh_from_db()
     assert t.status == FAILED and t.error == MISSING_AUDIO
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0  # nothing written for it
+
+
+def test_a_job_the_database_was_too_busy_to_claim_comes_back(alice, settings, local_worker, monkeypatch):
+    from django.db import OperationalError
+
+    from transcripts.models import TranscriptQuerySet
+
+    worker = local_worker.local_worker()
+    worker.retry_seconds = 0.1
+    real_claim, refusals = TranscriptQuerySet.claim, []
+
+    def locked_once(self, *args, **kwargs):
+        if not refusals:
+            refusals.append(1)
+            raise OperationalError("database table is locked")  # what SQLite answers under load
+        return real_claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(TranscriptQuerySet, "claim", locked_once)
+    t = _add(alice, settings)
+    _wait_for(lambda: _status(t.id) == COMPLETED)
+    assert refusals == [1]

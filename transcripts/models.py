@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import storage as store
-from .keys import audio_key, id_from_key, transcript_key, work_prefix
+from .keys import AUDIO_PREFIX, audio_key, id_from_key, transcript_key, work_prefix
 
 if TYPE_CHECKING:
     from workers.speech.engines import TranscribeOptions, TranscriptionResult
@@ -259,8 +259,9 @@ class Transcript(models.Model):
 def delete_stored(transcript_id, audio_name: str) -> None:
     """Remove everything of a transcript from storage: its audio (and, for uploads,
     the audio's folder) and whatever a worker wrote."""
-    if audio_name.startswith(f"audio/{transcript_id}/"):
-        store.delete_prefix(f"audio/{transcript_id}/")
+    folder = f"{AUDIO_PREFIX}{transcript_id}/"
+    if audio_name.startswith(folder):
+        store.delete_prefix(folder)
     elif audio_name:
         store.delete(audio_name)
     delete_outputs(transcript_id)

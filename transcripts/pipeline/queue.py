@@ -11,7 +11,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from transcripts.models import Transcript
@@ -90,11 +90,22 @@ class LocalWorker:
         self.queue.put(owner, str(transcript_id))
 
     def _work(self) -> None:
+        try:
+            self._work_through_queue()
+        finally:
+            connections.close_all()  # this thread's connections: a server may drop the database
+
+    def _work_through_queue(self) -> None:
         while (transcript_id := self.queue.get()) is not None:
             close_old_connections()
             try:
                 if run(transcript_id) == Outcome.RETRY:
                     self._retry_later(transcript_id)
+            except (OperationalError, InterfaceError):
+                # The database was busy or away (SQLite answers "locked" at once under load):
+                # the job is not lost, it comes back after a pause; the claim keeps it single.
+                log.warning("transcript %s: database unavailable, retrying", transcript_id, exc_info=True)
+                self._retry_later(transcript_id)
             except Exception:
                 log.exception("transcript %s: worker failed", transcript_id)
             finally:
@@ -106,7 +117,7 @@ class LocalWorker:
             try:
                 self.submit(transcript_id)
             finally:
-                close_old_connections()
+                connections.close_all()  # this timer thread's, which ends here
 
         timer = threading.Timer(self.retry_seconds, resubmit)
         timer.daemon = True
@@ -115,6 +126,12 @@ class LocalWorker:
             timer.start()
 
     def _sweep(self) -> None:
+        try:
+            self._sweep_until_stopped()
+        finally:
+            connections.close_all()
+
+    def _sweep_until_stopped(self) -> None:
         while not self._stop.is_set():
             wait = self.sweep_seconds
             try:
