@@ -26,6 +26,7 @@ def _isolated_storage(settings, tmp_path):
     settings.TRANSCRIPTS_BUCKET = ""
     settings.TRANSCRIBE_RUNNER = "inline"
     settings.TRANSCRIBE_ENGINE = "local"
+    settings.WHISPER_MODEL = "tiny.en"  # the fastest; tests that need another model say so
     yield
 
 

@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 
 from transcripts import storage as store
 
-from .forms import LANGUAGES
+from .capabilities import language_choices, model_info
+from .forms import MAX_PROMPT_CHARS
 from .keys import audio_key, title_from_name
 from .models import Transcript
 
@@ -94,6 +95,8 @@ def direct_upload_register(request):
     if info is None:
         return _error("The file did not reach storage; upload it again.")
     language = request.POST.get("language", "")
+    model = model_info()
+    translate = request.POST.get("translate") in ("on", "true", "1") and "translate" in model.tasks
     transcript = Transcript.objects.create(
         id=issued["id"],
         owner=request.user,
@@ -101,7 +104,9 @@ def direct_upload_register(request):
         audio=issued["key"],
         original_name=issued["name"][:300],
         size_bytes=info["size"],
-        language_hint=language if language in dict(LANGUAGES) else "",
+        language_hint=language if language in dict(language_choices(model)) else "",
+        task="translate" if translate else "transcribe",
+        prompt=request.POST.get("prompt", "").strip()[:MAX_PROMPT_CHARS],
         word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
     )
     # S3 stores the tag from the POST's `tagging` field; set it again in case a

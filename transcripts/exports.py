@@ -64,6 +64,9 @@ def to_vtt(segments: list[dict]) -> str:
     return out.getvalue()
 
 
+SEGMENT_KEYS = ("start", "end", "text", "language", "words")
+
+
 def to_json(t: Transcript) -> str:
     return json.dumps(
         {
@@ -71,11 +74,13 @@ def to_json(t: Transcript) -> str:
             "title": t.title,
             "text": t.text,
             "language": t.language,
+            "languages": t.languages or ({t.language: None} if t.language else {}),
             "duration": t.duration,
             "model": t.model,
             "timestamps": t.timestamps,
             "segments": [
-                {k: v for k, v in s.items() if k in ("start", "end", "text", "words")} for s in t.segments
+                {"language": t.language} | {k: v for k, v in s.items() if k in SEGMENT_KEYS}
+                for s in t.segments
             ],
         },
         ensure_ascii=False,

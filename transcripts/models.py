@@ -25,6 +25,10 @@ STATUSES = (
 )
 ACTIVE = (UPLOADED, QUEUED, PROCESSING)
 
+TRANSCRIBE = "transcribe"
+TRANSLATE = "translate"
+TASKS = ((TRANSCRIBE, "Transcribe"), (TRANSLATE, "Translate to English"))
+
 SOURCES = (("web", "Web upload"), ("cli", "Command line"), ("drop", "S3 drop"), ("import", "Imported text"))
 
 
@@ -70,8 +74,12 @@ class Transcript(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     language_hint = models.CharField(max_length=16, blank=True)
     word_timestamps = models.BooleanField(default=False)
+    task = models.CharField(max_length=16, choices=TASKS, default=TRANSCRIBE)
+    prompt = models.TextField(blank=True, help_text="Names, jargon, spelling: passed to the engine.")
 
     language = models.CharField(max_length=16, blank=True)
+    # Every language found -> the model's confidence (null where the language was given).
+    languages = models.JSONField(default=dict, blank=True)
     duration = models.FloatField(null=True, blank=True)
     text = models.TextField(blank=True)
     segments = models.JSONField(default=list, blank=True)
@@ -153,6 +161,7 @@ class Transcript(models.Model):
             status=COMPLETED,
             text=data.get("text", ""),
             language=data.get("language") or "",
+            languages=data.get("languages") or {},
             duration=data.get("duration"),
             segments=data.get("segments", []),
             timestamps=data.get("timestamps", True),
@@ -174,6 +183,28 @@ class Transcript(models.Model):
             setattr(self, k, v)
         return bool(changed)
 
+    @property
+    def found_languages(self) -> list[tuple[str, str, float | None]]:
+        """(code, name, the model's confidence or None) for each language found, main first."""
+        from workers.speech.languages import name
+
+        found = self.languages or ({self.language: None} if self.language else {})
+        return [(code, name(code), p) for code, p in found.items()]
+
+    def transcribe_options(self):
+        """What the engine is asked: this upload's choices plus its owner's vocabulary."""
+        from workers.speech.engines import TranscribeOptions
+
+        words = UserSettings.vocabulary_of(self.owner_id)
+        prompt = " ".join(p for p in (", ".join(words) + "." if words else "", self.prompt.strip()) if p)
+        return TranscribeOptions(
+            language=self.language_hint or None,
+            word_timestamps=self.word_timestamps,
+            task=self.task or TRANSCRIBE,
+            prompt=prompt or None,
+            hotwords=", ".join(words) or None,
+        )
+
     def delete_files(self) -> None:
         from django.core.files.storage import default_storage
 
@@ -184,3 +215,24 @@ class Transcript(models.Model):
             if key and default_storage.exists(key):
                 default_storage.delete(key)
         store.delete_prefix(work_prefix(self.id))  # parts of long audio left by a failed run
+
+
+class UserSettings(models.Model):
+    """Per-user preferences; `vocabulary` holds the words every upload should expect, one per line."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    vocabulary = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+    @property
+    def words(self) -> list[str]:
+        return [w.strip() for w in self.vocabulary.splitlines() if w.strip()]
+
+    @classmethod
+    def vocabulary_of(cls, user_id) -> list[str]:
+        found = cls.objects.filter(user_id=user_id).first()
+        return found.words if found else []

@@ -22,7 +22,7 @@ from zappa.asynchronous import task
 
 from transcripts import storage as store
 from workers.speech.audio import AudioError, probe
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.engines import EngineError, get_engine
 
 from .keys import transcript_key
 from .models import FAILED, PROCESSING, QUEUED, UPLOADED, Transcript
@@ -130,9 +130,7 @@ def _transcribe_claimed(transcript: Transcript) -> str:
     started = time.monotonic()
     progress = throttled(transcript.heartbeat)
     max_seconds = settings.MAX_AUDIO_MINUTES * 60
-    options = TranscribeOptions(
-        language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
-    )
+    options = transcript.transcribe_options()
     # Parts of long audio are kept as they finish: a retry redoes only the missing ones.
     parts = StoredParts(transcript.id)
     with store.local_copy(transcript.audio.name) as path:

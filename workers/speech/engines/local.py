@@ -71,11 +71,11 @@ class LocalEngine:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls) -> LocalEngine:
+    def from_settings(cls, model: str | None = None) -> LocalEngine:
         from django.conf import settings
 
         return cls(
-            settings.WHISPER_MODEL,
+            model or settings.WHISPER_MODEL,
             settings.WHISPER_DEVICE,
             settings.WHISPER_COMPUTE_TYPE,
             settings.WHISPER_THREADS,
