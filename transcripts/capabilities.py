@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from django.conf import settings
-from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from workers.speech import languages, models
 
@@ -22,7 +21,7 @@ def model_info(model: str | None = None) -> models.ModelInfo:
     if settings.TRANSCRIBE_ENGINE == "openai":
         name = model or settings.OPENAI_TRANSCRIBE_MODEL
         tasks = ("transcribe", "translate") if name in OPENAI_TRANSLATES else ("transcribe",)
-        return models.ModelInfo(name, True, tuple(_LANGUAGE_CODES[:99]), tasks)
+        return models.ModelInfo(name, True, languages.CODES[:99], tasks)
     name = model or settings.WHISPER_MODEL
     return models.info(name, name if os.path.isdir(name) else None)
 

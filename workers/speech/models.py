@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
 
-from faster_whisper.tokenizer import _LANGUAGE_CODES
-
 from workers.speech.engines import EngineError
+from workers.speech.languages import CODES
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +164,7 @@ def info(name: str, folder: str | None = None) -> ModelInfo:
     """What `name` can do. Read from the model's own files when `folder` is given,
     otherwise from its name (faster-whisper's English-only models end in `.en`)."""
     multilingual = not name.endswith(".en")
-    languages = tuple(_LANGUAGE_CODES)
+    languages = CODES[:99]
     if folder:
         vocabulary = Path(folder) / "vocabulary.txt"
         if vocabulary.is_file():
@@ -176,7 +175,7 @@ def info(name: str, folder: str | None = None) -> ModelInfo:
             lang_ids = json.loads(config.read_text()).get("lang_ids") or []
             if lang_ids:
                 # Only large-v3 knows the 100th language, Cantonese (yue), listed last.
-                languages = tuple(_LANGUAGE_CODES[: len(lang_ids)])
+                languages = CODES[: len(lang_ids)]
     if not multilingual:
         return ModelInfo(name, False, ("en",), ("transcribe",))
     base_name = os.path.basename(name.rstrip("/"))

@@ -26,8 +26,8 @@ import numpy as np
 from workers.speech import models
 from workers.speech.audio import declared_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.speech.languages import language_runs, summary
 from workers.speech.parts import PartCache
+from workers.speech.regions import language_runs, summary
 
 from . import (
     Progress,
