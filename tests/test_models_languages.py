@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from transcripts.models import Transcript
 from workers.speech import engines, models
@@ -18,6 +19,10 @@ ENGLISH = (
 )
 COFFEE = "Ich trinke gern Kaffee am Morgen."
 GERMAN = "Guten Morgen zusammen. Heute besprechen wir das Budget für das nächste Quartal und die neuen Mitarbeiter."
+
+
+def _file(path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(Path(path).name, Path(path).read_bytes())
 
 
 def speak(folder: Path, name: str, *parts: tuple[str, str]) -> Path:
@@ -89,7 +94,7 @@ def test_the_product_shows_both_languages_with_confidence(
     monkeypatch.setattr(engines, "_engines", {"local": base_engine})
     page = alice_client.get("/upload/").content.decode()
     assert 'value="de"' in page and 'name="translate"' in page
-    response = post_upload({"audio": open(mixed, "rb")})
+    response = post_upload({"audio": _file(mixed)})
     t = Transcript.objects.get()
     assert response.status_code == 302 and t.status == "completed", t.error
     detail = alice_client.get(t.get_absolute_url()).content.decode()
@@ -105,7 +110,7 @@ def test_a_translated_upload_says_so(
     settings.WHISPER_MODEL, settings.WHISPER_MODELS_DIR = "base", base_dir
     monkeypatch.setattr(engines, "_engines", {"local": base_engine})
     coffee = speak(tmp_path, "coffee", ("de", COFFEE))
-    post_upload({"audio": open(coffee, "rb"), "translate": "on"})
+    post_upload({"audio": _file(coffee), "translate": "on"})
     t = Transcript.objects.get()
     assert t.task == "translate" and "coffee" in t.text.lower()
     assert "translated to English" in alice_client.get(t.get_absolute_url()).content.decode()

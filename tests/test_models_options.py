@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from transcripts.models import Transcript, UserSettings
 
@@ -16,6 +17,10 @@ from .conftest import fixture_path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMFY = "Please open ComfyUI and load the new workflow."
+
+
+def _file(path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(Path(path).name, Path(path).read_bytes())
 
 
 @pytest.fixture
@@ -29,7 +34,7 @@ def test_with_an_english_only_model_the_form_offers_english_only(alice_client, p
     page = alice_client.get("/upload/").content.decode()
     assert 'value="en"' in page and 'value="de"' not in page and "Detect automatically" not in page
     assert 'name="translate"' not in page
-    response = post_upload({"audio": open(fixture_path("speech.mp3"), "rb"), "language": "de"})
+    response = post_upload({"audio": _file(fixture_path("speech.mp3")), "language": "de"})
     assert response.status_code == 400 and "English only" in response.content.decode()
     assert not Transcript.objects.exists()
 
@@ -49,7 +54,7 @@ def test_the_openai_engine_translates_with_whisper_1_only(settings, alice_client
 
 
 def test_the_vocabulary_makes_an_unusual_name_come_out_right(comfy, alice, alice_client, post_upload):
-    post_upload({"audio": open(comfy, "rb"), "title": "without"})
+    post_upload({"audio": _file(comfy), "title": "without"})
     without = Transcript.objects.get(title="without")
     assert without.status == "completed" and "comfyui" not in without.text.lower()
 
@@ -58,7 +63,7 @@ def test_the_vocabulary_makes_an_unusual_name_come_out_right(comfy, alice, alice
     assert UserSettings.vocabulary_of(alice.id) == ["ComfyUI", "Siobhan Nguyen"]
     assert "ComfyUI" in alice_client.get("/settings/").content.decode()
 
-    post_upload({"audio": open(comfy, "rb"), "title": "with"})
+    post_upload({"audio": _file(comfy), "title": "with"})
     with_words = Transcript.objects.get(title="with")
     assert "ComfyUI" in with_words.text, with_words.text
     options = with_words.transcribe_options()
@@ -68,7 +73,7 @@ def test_the_vocabulary_makes_an_unusual_name_come_out_right(comfy, alice, alice
 
 
 def test_a_prompt_per_upload_reaches_the_engine(comfy, alice_client, post_upload):
-    post_upload({"audio": open(comfy, "rb"), "prompt": "We use ComfyUI for image workflows."})
+    post_upload({"audio": _file(comfy), "prompt": "We use ComfyUI for image workflows."})
     t = Transcript.objects.get()
     assert t.prompt == "We use ComfyUI for image workflows." and "ComfyUI" in t.text
     assert t.transcribe_options().prompt == t.prompt and t.transcribe_options().hotwords is None
