@@ -25,7 +25,7 @@ from transcripts import storage as store
 from workers.speech import chunking
 from workers.speech.audio import AudioError
 from workers.speech.chunking import Piece, Span
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.engines import EngineError, get_engine
 from workers.speech.parts import StoredParts, merge, work_prefix
 
 from .models import PROCESSING, Transcript
@@ -109,9 +109,7 @@ def run_part(transcript_id: str, indexes: list[int]) -> str:
     piece = pieces[indexes[0]]
     stored = StoredParts(transcript_id)
     if stored.get(piece.span) is None:
-        options = TranscribeOptions(
-            language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
-        )
+        options = transcript.transcribe_options()
         label = piece.span.label(len(pieces))
         from .tasks import throttled
 

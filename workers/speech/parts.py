@@ -15,7 +15,7 @@ from typing import Protocol
 from transcripts import storage as store
 
 from .chunking import Piece, Span
-from .engines import Segment, TranscriptionResult, Word, join_text
+from .engines import Segment, TranscriptionResult, Word, join_text, languages_of
 
 WORK_PREFIX = "work/"
 
@@ -68,6 +68,8 @@ def result_from_dict(data: dict) -> TranscriptionResult:
             s["end"],
             s["text"],
             [Word(**w) for w in s["words"]] if s.get("words") is not None else None,
+            s.get("language", ""),
+            s.get("language_probability"),
         )
         for s in data["segments"]
     ]
@@ -103,13 +105,16 @@ def merge(
                     w_end = _place(w.end + lo, w_start, hi)
                     words.append(Word(w_start, w_end, w.word, w.probability))
                     w_floor = w_start
-            segments.append(Segment(start, end, s.text, words))
+            segments.append(
+                Segment(start, end, s.text, words, s.language or result.language, s.language_probability)
+            )
             floor = start
-    languages = [r.language for r in results if r.language]
+    languages = languages_of(segments)
     first = results[0] if results else None
     return TranscriptionResult(
         text=join_text(segments),
-        language=max(set(languages), key=languages.count) if languages else "",
+        language=next(iter(languages), ""),
+        languages=languages,
         duration=round(duration, 3),
         segments=segments,
         model=first.model if first else "",
