@@ -20,8 +20,9 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
 from transcripts import storage as store
+from workers.speech import models
 
-from .capabilities import language_choices, model_info
+from .capabilities import model_info
 from .forms import MAX_PROMPT_CHARS
 from .keys import audio_key, title_from_name
 from .models import Transcript
@@ -91,12 +92,15 @@ def direct_upload_register(request):
         if existing.owner_id != request.user.pk:
             return _error("This upload was issued to someone else.", 403)
         return _registered(existing, status=200)
+    language = request.POST.get("language", "")
+    translate = request.POST.get("translate") in ("on", "true", "1")
+    try:  # the form offers only what the model can do; anything else is refused, not dropped
+        models.check(model_info(), language or None, "translate" if translate else "transcribe")
+    except models.ModelError as exc:
+        return _error(str(exc))
     info = store.head(issued["key"])
     if info is None:
         return _error("The file did not reach storage; upload it again.")
-    language = request.POST.get("language", "")
-    model = model_info()
-    translate = request.POST.get("translate") in ("on", "true", "1") and "translate" in model.tasks
     transcript = Transcript.objects.create(
         id=issued["id"],
         owner=request.user,
@@ -104,7 +108,7 @@ def direct_upload_register(request):
         audio=issued["key"],
         original_name=issued["name"][:300],
         size_bytes=info["size"],
-        language_hint=language if language in dict(language_choices(model)) else "",
+        language_hint=language,
         task="translate" if translate else "transcribe",
         prompt=request.POST.get("prompt", "").strip()[:MAX_PROMPT_CHARS],
         word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
