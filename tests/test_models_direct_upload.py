@@ -6,13 +6,8 @@ import pytest
 
 from transcripts.models import Transcript
 
-from . import aws_helpers
 from .aws_helpers import BUCKET
 from .conftest import fixture_path
-
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-counted_engine = aws_helpers.counted_engine
 
 
 def _uploaded(client, s3) -> dict:

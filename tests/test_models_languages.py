@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from transcripts.models import Transcript
-from workers.speech import engines, models
+from workers.speech import models
 from workers.speech.engines import TranscribeOptions
 from workers.speech.engines.local import LocalEngine
 
@@ -38,18 +38,6 @@ def speak(folder: Path, name: str, *parts: tuple[str, str]) -> Path:
     joined = [p for piece in pieces for p in (piece, str(silence))][:-1]
     subprocess.run(["sox", *joined, "-r", "16000", str(out)], check=True)
     return out
-
-
-@pytest.fixture(scope="session")
-def base_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    models.resolve("base", folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def base_engine(base_dir) -> LocalEngine:
-    return LocalEngine("base", "cpu", "int8", 2, 5, models_dir=base_dir)
 
 
 @pytest.fixture
@@ -87,11 +75,7 @@ def test_an_english_only_model_refuses_german_instead_of_ignoring_it(tmp_path):
         engine.transcribe(str(german), TranscribeOptions(task="translate"))
 
 
-def test_the_product_shows_both_languages_with_confidence(
-    settings, monkeypatch, base_engine, base_dir, mixed, alice_client, post_upload
-):
-    settings.WHISPER_MODEL, settings.WHISPER_MODELS_DIR = "base", base_dir
-    monkeypatch.setattr(engines, "_engines", {"local": base_engine})
+def test_the_product_shows_both_languages_with_confidence(base_model, mixed, alice_client, post_upload):
     page = alice_client.get("/upload/").content.decode()
     assert 'value="de"' in page and 'name="translate"' in page
     response = post_upload({"audio": _file(mixed)})
@@ -104,11 +88,7 @@ def test_the_product_shows_both_languages_with_confidence(
     assert [s["language"] for s in doc["segments"]] == ["en", "de"]
 
 
-def test_a_translated_upload_says_so(
-    settings, monkeypatch, base_engine, base_dir, tmp_path, alice_client, post_upload
-):
-    settings.WHISPER_MODEL, settings.WHISPER_MODELS_DIR = "base", base_dir
-    monkeypatch.setattr(engines, "_engines", {"local": base_engine})
+def test_a_translated_upload_says_so(base_model, tmp_path, alice_client, post_upload):
     coffee = speak(tmp_path, "coffee", ("de", COFFEE))
     post_upload({"audio": _file(coffee), "translate": "on"})
     t = Transcript.objects.get()

@@ -27,20 +27,13 @@ def model_info(model: str | None = None) -> models.ModelInfo:
 
 
 def engine_for(model: str | None = None):
-    """The configured engine, or one like it running `model` (the CLI's `--model`)."""
-    import copy
-
-    from workers.speech.engines import get_engine
-    from workers.speech.engines.local import LocalEngine
+    """The configured engine, or a new one like it running `model` (the CLI's `--model`)."""
+    from .engines import build, get_engine
 
     engine = get_engine()
     if not model or model == getattr(engine, "model_name", None):
         return engine
-    if settings.TRANSCRIBE_ENGINE == "local":
-        return LocalEngine.from_settings(model=model)
-    other = copy.copy(engine)  # same client and settings, another model name
-    other.model_name = model
-    return other
+    return build(settings.TRANSCRIBE_ENGINE, model)
 
 
 def language_choices(info: models.ModelInfo) -> list[tuple[str, str]]:

@@ -26,10 +26,10 @@ import numpy as np
 from workers.speech import models
 from workers.speech.audio import declared_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.speech.parts import PartCache
 from workers.speech.regions import language_runs, summary
 
 from . import (
+    PartCache,
     Progress,
     Segment,
     TranscribeOptions,
@@ -69,22 +69,6 @@ class LocalEngine:
         self.beam_size = beam_size
         self._model = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, model: str | None = None) -> LocalEngine:
-        from django.conf import settings
-
-        return cls(
-            model or settings.WHISPER_MODEL,
-            settings.WHISPER_DEVICE,
-            settings.WHISPER_COMPUTE_TYPE,
-            settings.WHISPER_THREADS,
-            settings.WHISPER_BEAM_SIZE,
-            settings.CHUNK_LOCAL_THRESHOLD_SECONDS,
-            settings.CHUNK_LOCAL_WINDOW_SECONDS,
-            settings.WHISPER_MODELS_DIR,
-            settings.WHISPER_ALLOW_DOWNLOAD,
-        )
 
     @property
     def model(self):
@@ -194,7 +178,14 @@ class LocalEngine:
             start = round(min(s.start, end) + offset, 3)
             probability = None if options.language else round(info.language_probability, 3)
             segments.append(
-                Segment(start, round(end + offset, 3), s.text.strip(), words, info.language, probability)
+                Segment(
+                    start,
+                    round(end + offset, 3),
+                    s.text.strip(),
+                    words,
+                    language=info.language,
+                    language_probability=probability,
+                )
             )
             if progress and total:
                 progress(min((s.end + offset) / total, 1.0))
