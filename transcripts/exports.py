@@ -3,12 +3,15 @@ libraries rather than by hand: cue timing and escaping are their job."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 from datetime import timedelta
 
 import srt
 import webvtt
+
+from workers.speech.speakers import default_name
 
 from .models import Transcript
 
@@ -17,26 +20,41 @@ CONTENT_TYPES = {
     "srt": "application/x-subrip; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
     "json": "application/json",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+BINARY = {"docx"}
+
+
+def speaker_name(segment: dict, speakers: dict | None) -> str:
+    """The display name of a segment's speaker ("" where it has none): the user's name if renamed."""
+    sid = segment.get("speaker")
+    if not sid:
+        return ""
+    return (speakers or {}).get(sid) or default_name(sid)
+
+
+def _prefixed(segment: dict, speakers: dict | None) -> str:
+    name = speaker_name(segment, speakers)
+    return f"{name}: {segment['text'].strip()}" if name else segment["text"].strip()
 
 
 def _cues(segments: list[dict]) -> list[dict]:
     return [s for s in segments if str(s.get("text", "")).strip()]
 
 
-def to_txt(segments: list[dict], text: str = "") -> str:
+def to_txt(segments: list[dict], text: str = "", speakers: dict | None = None) -> str:
     cues = _cues(segments)
-    body = "\n".join(s["text"].strip() for s in cues) if cues else text.strip()
+    body = "\n".join(_prefixed(s, speakers) for s in cues) if cues else text.strip()
     return body + "\n" if body else ""
 
 
-def to_srt(segments: list[dict]) -> str:
+def to_srt(segments: list[dict], speakers: dict | None = None) -> str:
     subs = [
         srt.Subtitle(
             index=i,
             start=timedelta(seconds=float(s["start"])),
             end=timedelta(seconds=max(float(s["end"]), float(s["start"]))),
-            content=s["text"].strip(),
+            content=_prefixed(s, speakers),
         )
         for i, s in enumerate(_cues(segments), start=1)
     ]
@@ -51,14 +69,16 @@ def _vtt_time(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
-def to_vtt(segments: list[dict]) -> str:
+def to_vtt(segments: list[dict], speakers: dict | None = None) -> str:
     vtt = webvtt.WebVTT()
     for s in _cues(segments):
         start, end = float(s["start"]), max(float(s["end"]), float(s["start"]))
         # "-->" inside a cue would end it early; WebVTT has no escape for it.
-        vtt.captions.append(
-            webvtt.Caption(_vtt_time(start), _vtt_time(end), s["text"].strip().replace("-->", "->"))
-        )
+        text = s["text"].strip().replace("-->", "->")
+        if name := speaker_name(s, speakers):
+            # A voice span: players show the name; "<", ">" and "&" in it must be escaped.
+            text = f"<v {html.escape(name, quote=False)}>{text}"
+        vtt.captions.append(webvtt.Caption(_vtt_time(start), _vtt_time(end), text))
     out = io.StringIO()
     vtt.write(out)
     return out.getvalue()
@@ -74,8 +94,10 @@ def to_json(t: Transcript) -> str:
             "duration": t.duration,
             "model": t.model,
             "timestamps": t.timestamps,
+            "speakers": t.speakers or {},
             "segments": [
-                {k: v for k, v in s.items() if k in ("start", "end", "text", "words")} for s in t.segments
+                {k: v for k, v in s.items() if k in ("start", "end", "text", "words", "speaker")}
+                for s in t.segments
             ],
         },
         ensure_ascii=False,
@@ -83,13 +105,59 @@ def to_json(t: Transcript) -> str:
     )
 
 
-def render(t: Transcript, fmt: str) -> str:
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _turns(segments: list[dict]) -> list[tuple[dict, list[str]]]:
+    """Consecutive segments of one speaker read as one paragraph; without speakers, one each."""
+    turns: list[tuple[dict, list[str]]] = []
+    for s in _cues(segments):
+        if turns and s.get("speaker") and turns[-1][0].get("speaker") == s["speaker"]:
+            turns[-1][1].append(s["text"].strip())
+        else:
+            turns.append((s, [s["text"].strip()]))
+    return turns
+
+
+def to_docx(
+    title: str, duration: float | None, segments: list[dict], speakers: dict | None = None, text: str = ""
+) -> bytes:
+    """A Word document: the title, the duration, then one timestamped paragraph per speaker turn."""
+    from docx import Document
+    from docx.shared import RGBColor
+
+    doc = Document()
+    doc.core_properties.title = title
+    doc.add_heading(title, level=1)
+    if duration:
+        doc.add_paragraph(f"Duration: {_clock(duration)}")
+    turns = _turns(segments)
+    for first, texts in turns:
+        paragraph = doc.add_paragraph()
+        stamp = paragraph.add_run(f"[{_clock(float(first['start']))}] ")
+        stamp.font.color.rgb = RGBColor(0x66, 0x66, 0x66)
+        if name := speaker_name(first, speakers):
+            paragraph.add_run(f"{name}: ").bold = True
+        paragraph.add_run(" ".join(texts))
+    if not turns and text.strip():
+        doc.add_paragraph(text.strip())
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def render(t: Transcript, fmt: str) -> str | bytes:
     if fmt == "txt":
-        return to_txt(t.segments, t.text)
+        return to_txt(t.segments, t.text, t.speakers)
     if fmt == "srt":
-        return to_srt(t.segments)
+        return to_srt(t.segments, t.speakers)
     if fmt == "vtt":
-        return to_vtt(t.segments)
+        return to_vtt(t.segments, t.speakers)
     if fmt == "json":
         return to_json(t)
+    if fmt == "docx":
+        return to_docx(t.title, t.duration, t.segments, t.speakers, t.text)
     raise ValueError(f"unknown export format {fmt!r}")

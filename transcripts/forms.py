@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.core.files.uploadedfile import UploadedFile
 
+from workers.speech import speakers as diarization
 from workers.speech.audio import AudioError, AudioInfo, probe
 
 from .imports import TranscriptFormatError, parse_transcript
@@ -77,6 +78,13 @@ class UploadForm(forms.Form):
     title = forms.CharField(max_length=200, required=False)
     language = forms.ChoiceField(choices=LANGUAGES, required=False)
     word_timestamps = forms.BooleanField(required=False, label="Word-level timestamps")
+    label_speakers = forms.BooleanField(required=False, label="Label speakers (who said what)")
+    speaker_count = forms.CharField(
+        required=False,
+        max_length=16,
+        label="Number of speakers",
+        help_text="A number (2) or a range (2-4); leave empty to find it automatically.",
+    )
 
     def clean_audio(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("audio")
@@ -109,7 +117,26 @@ class UploadForm(forms.Form):
         data = super().clean()
         if not self.errors and not data.get("audio") and not data.get("transcript"):
             raise forms.ValidationError("Choose an audio file, a text transcript, or both.")
+        data["speakers"] = self._speakers(data)
         return data
+
+    def _speakers(self, data: dict) -> str:
+        """The speakers option as stored on the transcript: "" for none, else SpeakerCount's text."""
+        if not data.get("label_speakers"):
+            if data.get("speaker_count"):
+                self.add_error("label_speakers", "Tick this to have speakers labelled.")
+            return ""
+        try:
+            count = diarization.SpeakerCount.parse(data.get("speaker_count"))
+        except diarization.SpeakersError as exc:
+            self.add_error("speaker_count", str(exc))
+            return ""
+        if settings.TRANSCRIBE_ENGINE == "local" and not diarization.available():
+            self.add_error(
+                "label_speakers",
+                "Speaker labels are not installed on this server (pip install -r requirements-speakers.txt).",
+            )
+        return str(count)
 
     @property
     def default_title(self) -> str:
@@ -142,3 +169,21 @@ class SegmentsForm(forms.Form):
                 changed.pop("words", None)  # word timings no longer match edited text
             out.append(changed)
         return out
+
+
+class SpeakerNamesForm(forms.Form):
+    """One name per speaker, posted under the speaker's id (S1, S2, ...); empty gives back "Speaker N"."""
+
+    def __init__(self, *args, speakers: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for sid in speakers:
+            self.fields[sid] = forms.CharField(
+                required=False, max_length=60, label=diarization.default_name(sid)
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for sid, name in data.items():
+            if any(not ch.isprintable() for ch in name or ""):
+                self.add_error(sid, "A speaker's name cannot hold line breaks or control characters.")
+        return data

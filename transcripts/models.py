@@ -70,11 +70,15 @@ class Transcript(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     language_hint = models.CharField(max_length=16, blank=True)
     word_timestamps = models.BooleanField(default=False)
+    # Speaker labels asked for at upload: "" none, "auto", "2", "2-4" (SpeakerCount's text).
+    speakers_asked = models.CharField(max_length=16, blank=True)
 
     language = models.CharField(max_length=16, blank=True)
     duration = models.FloatField(null=True, blank=True)
     text = models.TextField(blank=True)
     segments = models.JSONField(default=list, blank=True)
+    # Speaker id -> display name, e.g. {"S1": "Interviewer", "S2": "Speaker 2"}; the user renames here.
+    speakers = models.JSONField(default=dict, blank=True)
     timestamps = models.BooleanField(default=True)
     engine = models.CharField(max_length=16, blank=True)
     model = models.CharField(max_length=100, blank=True)
@@ -155,6 +159,7 @@ class Transcript(models.Model):
             language=data.get("language") or "",
             duration=data.get("duration"),
             segments=data.get("segments", []),
+            speakers=data.get("speakers") or {},
             timestamps=data.get("timestamps", True),
             engine=data.get("engine", ""),
             model=data.get("model", ""),
@@ -173,6 +178,20 @@ class Transcript(models.Model):
         for k, v in fields.items():
             setattr(self, k, v)
         return bool(changed)
+
+    @property
+    def speaker_count(self):
+        """The SpeakerCount asked for at upload, or None where no speaker labels were asked."""
+        from workers.speech.speakers import SpeakerCount
+
+        return SpeakerCount.parse(self.speakers_asked) if self.speakers_asked else None
+
+    def rename_speakers(self, names: dict[str, str]) -> None:
+        """New display names for known speaker ids; one place, so the page, search and exports agree."""
+        from workers.speech.speakers import default_name
+
+        self.speakers = {sid: (names.get(sid) or "").strip() or default_name(sid) for sid in self.speakers}
+        self.save(update_fields=["speakers", "updated_at"])
 
     def delete_files(self) -> None:
         from django.core.files.storage import default_storage

@@ -131,7 +131,9 @@ def _transcribe_claimed(transcript: Transcript) -> str:
     progress = throttled(transcript.heartbeat)
     max_seconds = settings.MAX_AUDIO_MINUTES * 60
     options = TranscribeOptions(
-        language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
+        language=transcript.language_hint or None,
+        word_timestamps=transcript.word_timestamps,
+        speakers=transcript.speaker_count,
     )
     # Parts of long audio are kept as they finish: a retry redoes only the missing ones.
     parts = StoredParts(transcript.id)

@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import exports
-from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
+from .forms import SegmentsForm, SignupForm, SpeakerNamesForm, UploadForm, too_large_message
 from .models import COMPLETED, FAILED, Transcript
 from .tasks import dispatch
 
@@ -51,7 +51,7 @@ def transcript_list(request):
     q = request.GET.get("q", "").strip()[:200]
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
+        qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q) | Q(speakers__icontains=q))
         page = SearchPage(qs, request.GET.get("page"))
     else:
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -100,6 +100,7 @@ def _create(user, form: UploadForm) -> Transcript:
     audio, text = data.get("audio"), data.get("transcript")
     t = Transcript(owner=user, title=form.default_title, language_hint=data.get("language") or "")
     t.word_timestamps = bool(data.get("word_timestamps"))
+    t.speakers_asked = data.get("speakers") or ""
     if audio:
         t.original_name = audio.name[:300]
         t.size_bytes = audio.size
@@ -182,13 +183,27 @@ def _ranged_file(request, path: str) -> HttpResponse:
 def transcript_export(request, transcript_id, fmt):
     t = _get_transcript(request, transcript_id)
     if fmt not in exports.CONTENT_TYPES:
-        raise Http404("Export as txt, srt, vtt or json.")
+        raise Http404("Export as txt, srt, vtt, json or docx.")
     if t.status != COMPLETED:
         raise Http404("This transcript is not finished yet.")
     response = HttpResponse(exports.render(t, fmt), content_type=exports.CONTENT_TYPES[fmt])
     name = re.sub(r"[^\w.-]+", "_", t.title, flags=re.ASCII).strip("_") or "transcript"
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+@login_required
+@require_POST
+def transcript_speakers(request, transcript_id):
+    """Rename speakers once; the page, search and every export read the names from here."""
+    t = _get_transcript(request, transcript_id)
+    form = SpeakerNamesForm(request.POST, speakers=t.speakers)
+    if form.is_valid():
+        t.rename_speakers(form.cleaned_data)
+        messages.success(request, "Speaker names saved.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(t)
 
 
 @login_required

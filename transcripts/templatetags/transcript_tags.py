@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django import template
 
+from transcripts.exports import speaker_name
+from workers.speech.speakers import default_name
+
 register = template.Library()
 
 
@@ -15,3 +18,22 @@ def clock(seconds) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@register.filter
+def speaker(segment: dict, speakers: dict | None) -> str:
+    """The display name of a segment's speaker, as the user named them."""
+    return speaker_name(segment, speakers)
+
+
+@register.filter
+def speaker_class(speaker_id: str | None) -> str:
+    """ "S3" -> "speaker-3": eight colours in style.css, reused past the eighth speaker."""
+    if not speaker_id or not str(speaker_id)[1:].isdigit():
+        return ""
+    return f"speaker-{(int(str(speaker_id)[1:]) - 1) % 8 + 1}"
+
+
+@register.filter
+def default_speaker(speaker_id: str) -> str:
+    return default_name(speaker_id)

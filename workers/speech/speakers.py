@@ -26,8 +26,12 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from workers.speech.engines import Segment
 
 SAMPLE_RATE = 16_000
 STEP = 0.5  # seconds between embedding windows
@@ -254,3 +258,11 @@ def speaker_at(turns: list[Turn], start: float, end: float) -> str | None:
         return max(overlap, key=overlap.__getitem__)
     middle = (start + end) / 2
     return min(turns, key=lambda t: min(abs(t.start - middle), abs(t.end - middle))).speaker
+
+
+def label_segments(segments: list[Segment], turns: list[Turn]) -> dict[str, str]:
+    """Give each segment the speaker it overlaps most; return id -> default name of those heard."""
+    for segment in segments:
+        segment.speaker = speaker_at(turns, segment.start, segment.end)
+    heard = sorted({s.speaker for s in segments if s.speaker}, key=lambda s: int(s[1:]))
+    return {s: default_name(s) for s in heard}

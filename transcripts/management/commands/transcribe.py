@@ -17,6 +17,7 @@ from transcripts import storage as store
 from transcripts.models import COMPLETED, FAILED, Transcript
 from workers.speech.audio import AudioError, probe
 from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.speakers import SpeakerCount, SpeakersError
 
 
 class Command(BaseCommand):
@@ -27,6 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(exports.CONTENT_TYPES), default="txt")
         parser.add_argument("--language", help="language code, e.g. en; detected when omitted")
         parser.add_argument("--words", action="store_true", help="word-level timestamps (json)")
+        parser.add_argument(
+            "--speakers",
+            nargs="?",
+            const="auto",
+            metavar="N|MIN-MAX",
+            help="label speakers; alone: count found automatically, or exactly N, or MIN-MAX",
+        )
+        parser.add_argument("-o", "--output", metavar="FILE", help="write the transcript to FILE")
         parser.add_argument("--id", dest="transcript_id", help="transcribe a stored transcript now")
         parser.add_argument(
             "--recover", action="store_true", help="requeue transcripts whose worker vanished"
@@ -45,7 +54,7 @@ class Command(BaseCommand):
                 self._transcribe_path(opts)
             else:
                 raise CommandError("give a PATH to transcribe, --id UUID or --recover")
-        except (AudioError, EngineError) as exc:
+        except (AudioError, EngineError, SpeakersError) as exc:
             raise CommandError(str(exc)) from exc
 
     def _transcribe_path(self, opts) -> None:
@@ -62,10 +71,16 @@ class Command(BaseCommand):
         return self._transcribe_file(path, opts, settings)
 
     def _transcribe_file(self, path: str, opts, settings) -> None:
+        # Checked before the work: a binary format must not be sprayed on a terminal after minutes.
+        if opts["format"] in exports.BINARY and not opts["output"] and sys.stdout.isatty():
+            raise CommandError(f"{opts['format']} is a binary format: give -o FILE or redirect the output.")
+        speakers = SpeakerCount.parse(opts["speakers"]) if opts["speakers"] else None
         info = probe(
             path, max_seconds=settings.MAX_AUDIO_MINUTES * 60, min_seconds=settings.MIN_AUDIO_SECONDS
         )
-        options = TranscribeOptions(language=opts["language"], word_timestamps=opts["words"])
+        options = TranscribeOptions(
+            language=opts["language"], word_timestamps=opts["words"], speakers=speakers
+        )
         result = get_engine().transcribe(path, options, self._progress(info.duration))
         self._clear_progress()
         t = Transcript(
@@ -74,12 +89,11 @@ class Command(BaseCommand):
             language=result.language,
             duration=result.duration,
             segments=result.to_dict()["segments"],
+            speakers=result.speakers or {},
             model=result.model,
             timestamps=result.timestamps,
         )
-        sys.stdout.write(exports.render(t, opts["format"]))
-        if opts["format"] == "json":
-            sys.stdout.write("\n")
+        _write(exports.render(t, opts["format"]), opts["output"], newline=opts["format"] == "json")
 
     def _run_stored(self, transcript_id: str) -> None:
         from transcripts.tasks import run
@@ -111,3 +125,19 @@ class Command(BaseCommand):
     def _clear_progress(self) -> None:
         if getattr(self, "_shown", False):
             sys.stderr.write("\r\033[K")
+
+
+def _write(body: str | bytes, output: str | None, newline: bool) -> None:
+    data = body.encode() if isinstance(body, str) else body
+    if newline:
+        data += b"\n"
+    if output:
+        try:
+            with open(output, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise CommandError(f"{output}: cannot write: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

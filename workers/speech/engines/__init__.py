@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from workers.speech.parts import PartCache
+    from workers.speech.speakers import SpeakerCount
 
 Progress = Callable[[float], None]
 
@@ -31,6 +32,7 @@ class Segment:
     end: float
     text: str
     words: list[Word] | None = None
+    speaker: str | None = None  # an id such as "S1", where speakers were asked for
 
 
 @dataclass
@@ -38,6 +40,7 @@ class TranscribeOptions:
     language: str | None = None
     prompt: str | None = None
     word_timestamps: bool = False
+    speakers: SpeakerCount | None = None  # None: no speaker labels
 
 
 @dataclass
@@ -51,12 +54,17 @@ class TranscriptionResult:
     # False where the model returns text only (gpt-4o-transcribe): one segment, no real timing.
     timestamps: bool = True
     timings: dict[str, float] = field(default_factory=dict)
+    # Speaker id -> display name ("S1" -> "Speaker 1"); None where speakers were not asked for.
+    speakers: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         for seg in data["segments"]:
-            if seg["words"] is None:
-                del seg["words"]
+            for key in ("words", "speaker"):
+                if seg[key] is None:
+                    del seg[key]
+        if data["speakers"] is None:
+            del data["speakers"]
         return data
 
 

@@ -119,6 +119,13 @@ class LocalEngine:
             segments, language, duration = self._run(path, options, progress, total)
         else:
             segments, language, duration = self._windowed(path, options, progress, parts, total)
+        timings = {"transcribe": round(time.monotonic() - started, 3)}
+        speakers = None
+        if options.speakers:
+            from workers.speech.speakers import diarize, label_segments
+
+            speakers = label_segments(segments, diarize(path, options.speakers))
+            timings["speakers"] = round(time.monotonic() - started - timings["transcribe"], 3)
         return TranscriptionResult(
             text=join_text(segments),
             language=language,
@@ -126,7 +133,8 @@ class LocalEngine:
             segments=segments,
             model=self.model_name,
             engine=self.name,
-            timings={"transcribe": round(time.monotonic() - started, 3)},
+            timings=timings,
+            speakers=speakers,
         )
 
     def _run(self, audio, options: TranscribeOptions, progress, total: float, offset: float = 0.0):
