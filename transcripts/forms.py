@@ -183,7 +183,7 @@ class SpeakerNamesForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        for sid, name in data.items():
+        for sid, name in list(data.items()):
             if any(not ch.isprintable() for ch in name or ""):
                 self.add_error(sid, "A speaker's name cannot hold line breaks or control characters.")
         return data

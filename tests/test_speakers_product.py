@@ -1,0 +1,184 @@
+"""Speakers as a user meets them: asked for at upload, coloured on the page, renamed once,
+and the new name in search and in every export (read back with the tools users have)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import docx
+import pytest
+import srt
+import webvtt
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import upload_file
+from tests.conversation import make_conversation
+from transcripts.models import COMPLETED, Transcript
+
+pytestmark = pytest.mark.django_db
+
+SEGMENTS = [
+    {"start": 0.0, "end": 4.2, "text": "Good morning, thank you for joining us.", "speaker": "S1"},
+    {"start": 5.0, "end": 9.6, "text": "Thanks for having me.", "speaker": "S2"},
+    {"start": 9.6, "end": 11.0, "text": "It is a pleasure.", "speaker": "S2"},
+    {"start": 3661.0, "end": 3663.5, "text": "Tell us how it started.", "speaker": "S1"},
+]
+
+
+@pytest.fixture
+def interview(alice) -> Transcript:
+    return Transcript.objects.create(
+        owner=alice,
+        title="Interview",
+        status=COMPLETED,
+        text=" ".join(s["text"] for s in SEGMENTS),
+        language="en",
+        duration=3663.5,
+        segments=SEGMENTS,
+        speakers={"S1": "Speaker 1", "S2": "Speaker 2"},
+        speakers_asked="auto",
+    )
+
+
+def _rename(client, t, **names):
+    return client.post(f"/t/{t.id}/speakers/", names)
+
+
+def test_the_page_shows_each_speakers_turns_in_their_own_colour(alice_client, interview):
+    page = alice_client.get(f"/t/{interview.id}/").content.decode()
+    assert page.count('class="segment speaker-1"') == 2
+    assert page.count('class="segment speaker-2"') == 2
+    assert '<span class="speaker">Speaker 2</span>' in page
+
+
+def test_a_rename_applies_to_the_page_search_and_every_export(alice_client, interview):
+    response = _rename(alice_client, interview, S1="Interviewer", S2="Ada Lovelace")
+    assert response.status_code == 302
+    interview.refresh_from_db()
+    assert interview.speakers == {"S1": "Interviewer", "S2": "Ada Lovelace"}
+
+    page = alice_client.get(f"/t/{interview.id}/").content.decode()
+    assert (
+        '<span class="speaker">Interviewer</span>' in page and "Speaker 1</span>" in page
+    )  # label of the box
+    found = alice_client.get("/", {"q": "interviewer"}).content.decode()
+    assert "Interview" in found and f"/t/{interview.id}/" in found
+    assert f"/t/{interview.id}/" not in alice_client.get("/", {"q": "nobody-by-that-name"}).content.decode()
+
+    txt = alice_client.get(f"/t/{interview.id}/export.txt").content.decode().splitlines()
+    assert txt[0] == "Interviewer: Good morning, thank you for joining us."
+    assert txt[1] == "Ada Lovelace: Thanks for having me."
+
+    subs = list(srt.parse(alice_client.get(f"/t/{interview.id}/export.srt").content.decode()))
+    assert subs[0].content == "Interviewer: Good morning, thank you for joining us."
+    assert subs[3].content.startswith("Interviewer: ") and subs[3].start.total_seconds() == 3661.0
+
+    vtt = alice_client.get(f"/t/{interview.id}/export.vtt").content.decode()
+    assert "<v Interviewer>Good morning, thank you for joining us." in vtt
+    captions = webvtt.from_buffer(io.StringIO(vtt)).captions
+    assert [c.voice for c in captions] == ["Interviewer", "Ada Lovelace", "Ada Lovelace", "Interviewer"]
+
+    data = json.loads(alice_client.get(f"/t/{interview.id}/export.json").content)
+    assert data["speakers"] == {"S1": "Interviewer", "S2": "Ada Lovelace"}
+    assert [s["speaker"] for s in data["segments"]] == ["S1", "S2", "S2", "S1"]
+
+    document = docx.Document(io.BytesIO(alice_client.get(f"/t/{interview.id}/export.docx").content))
+    assert "Interviewer: " in [r.text for r in document.paragraphs[2].runs if r.bold]
+
+
+def test_the_docx_export_is_a_readable_document(alice_client, interview):
+    response = alice_client.get(f"/t/{interview.id}/export.docx")
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert response["Content-Disposition"] == 'attachment; filename="Interview.docx"'
+    document = docx.Document(io.BytesIO(response.content))
+    texts = [p.text for p in document.paragraphs]
+    assert document.paragraphs[0].style.name == "Heading 1" and texts[0] == "Interview"
+    assert document.core_properties.title == "Interview"
+    assert texts[1] == "Duration: 1:01:03"
+    # One paragraph per turn: Speaker 2's two segments read as one.
+    assert texts[2:] == [
+        "[0:00] Speaker 1: Good morning, thank you for joining us.",
+        "[0:05] Speaker 2: Thanks for having me. It is a pleasure.",
+        "[1:01:01] Speaker 1: Tell us how it started.",
+    ]
+
+
+def test_a_docx_without_speakers_has_a_timestamped_paragraph_per_segment(alice_client, alice):
+    t = Transcript.objects.create(
+        owner=alice,
+        title="Ünïcödé <notes> & co",
+        status=COMPLETED,
+        duration=4.0,
+        segments=[{"start": 0.0, "end": 2.0, "text": "会议 one"}, {"start": 2.0, "end": 4.0, "text": "two"}],
+    )
+    document = docx.Document(io.BytesIO(alice_client.get(f"/t/{t.id}/export.docx").content))
+    assert [p.text for p in document.paragraphs] == [
+        "Ünïcödé <notes> & co",
+        "Duration: 0:04",
+        "[0:00] 会议 one",
+        "[0:02] two",
+    ]
+    plain = Transcript.objects.create(owner=alice, title="n", status=COMPLETED, text="just words")
+    document = docx.Document(io.BytesIO(alice_client.get(f"/t/{plain.id}/export.docx").content))
+    assert [p.text for p in document.paragraphs] == ["n", "just words"]
+
+
+def test_hostile_names_are_escaped_or_refused(alice_client, interview):
+    _rename(alice_client, interview, S1="<script>alert(1)</script> & Co")
+    page = alice_client.get(f"/t/{interview.id}/").content.decode()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+    vtt = alice_client.get(f"/t/{interview.id}/export.vtt").content.decode()
+    assert "<v &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co>Good morning" in vtt
+
+    response = _rename(alice_client, interview, S1="Two\nlines", S2="x" * 61)
+    interview.refresh_from_db()
+    assert interview.speakers["S1"].startswith("<script>")  # unchanged: the whole rename was refused
+    assert interview.speakers["S2"] == "Speaker 2"
+    messages = [m.message for m in response.wsgi_request._messages]
+    assert any("line breaks" in m for m in messages)
+
+
+def test_an_empty_name_gives_back_the_default_and_unknown_ids_are_ignored(alice_client, interview):
+    _rename(alice_client, interview, S1="Host")
+    _rename(alice_client, interview, S1="", S9="Ghost")
+    interview.refresh_from_db()
+    assert interview.speakers == {"S1": "Speaker 1", "S2": "Speaker 2"}
+
+
+def test_someone_elses_speakers_answer_404(client, bob, interview):
+    client.force_login(bob)
+    assert _rename(client, interview, S1="Mallory").status_code == 404
+    interview.refresh_from_db()
+    assert interview.speakers["S1"] == "Speaker 1"
+
+
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ({"label_speakers": "on", "speaker_count": "two"}, "is not a number of speakers"),
+        ({"label_speakers": "on", "speaker_count": "5-2"}, "range must go"),
+        ({"speaker_count": "2"}, "Tick this"),
+    ],
+)
+def test_a_bad_speakers_option_is_refused_and_nothing_is_stored(post_upload, alice, fields, error):
+    response = post_upload({"audio": upload_file("speech.mp3"), **fields})
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not Transcript.objects.filter(owner=alice).exists()
+
+
+@pytest.mark.slow
+def test_an_upload_with_speakers_labels_each_turn(post_upload, alice, tmp_path):
+    """The whole path: the form's option, the worker, faster-whisper and the diarizer, the stored row."""
+    path, _ = make_conversation(tmp_path)
+    audio = SimpleUploadedFile("interview.wav", path.read_bytes())
+    response = post_upload({"audio": audio, "label_speakers": "on", "speaker_count": "1-3"})
+    assert response.status_code == 302
+    t = Transcript.objects.get(owner=alice)
+    assert t.status == COMPLETED, t.error
+    assert t.speakers_asked == "1-3"
+    assert t.speakers == {"S1": "Speaker 1", "S2": "Speaker 2"}
+    # Whisper cuts this recording at the turns: one segment each, speakers alternating.
+    assert [s["speaker"] for s in t.segments] == ["S1", "S2"] * 4
+    assert "morning" in t.segments[0]["text"] and "weekend" in t.segments[3]["text"]
