@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import docx
 import pytest
@@ -17,6 +20,7 @@ from tests.conversation import make_conversation
 from transcripts.models import COMPLETED, Transcript
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 
 SEGMENTS = [
     {"start": 0.0, "end": 4.2, "text": "Good morning, thank you for joining us.", "speaker": "S1"},
@@ -182,3 +186,15 @@ def test_an_upload_with_speakers_labels_each_turn(post_upload, alice, tmp_path):
     # Whisper cuts this recording at the turns: one segment each, speakers alternating.
     assert [s["speaker"] for s in t.segments] == ["S1", "S2"] * 4
     assert "morning" in t.segments[0]["text"] and "weekend" in t.segments[3]["text"]
+
+
+def test_the_app_does_not_load_the_speakers_extra_until_speakers_are_asked_for():
+    """Lambda has no torch: importing the views, forms and exports must not need it."""
+    code = (
+        "import sys, django; django.setup(); import transcripts.views, transcripts.exports, workers.events; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'resemblyzer', 'librosa') if m in sys.modules))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "project.settings"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
