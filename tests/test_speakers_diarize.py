@@ -97,3 +97,21 @@ def test_a_segment_goes_to_the_speaker_it_overlaps_most():
     assert speaker_at(turns, 0.5, 2.0) == "S1"
     assert speaker_at(turns, 9.5, 10.0) == "S2"  # no overlap: the nearest turn
     assert speaker_at([], 0.0, 1.0) is None
+
+
+def test_long_recordings_cluster_a_sample_and_give_every_window_its_nearest_speaker(monkeypatch):
+    import numpy as np
+
+    from workers.speech import speakers
+
+    monkeypatch.setattr(speakers, "MAX_CLUSTERED", 40)
+    rng = np.random.default_rng(0)
+    voices = np.zeros((2, 256))
+    voices[0, :128] = voices[1, 128:] = 1.0  # two voices far apart, as real speakers' embeddings are
+    truth = rng.integers(0, 2, size=500)
+    windows = voices[truth] + np.abs(rng.normal(scale=0.3, size=(500, 256)))
+    windows /= np.linalg.norm(windows, axis=1, keepdims=True)
+    labels = speakers._labels(windows, SpeakerCount())
+    assert len(set(labels)) == 2
+    # The same partition as the truth, whichever number each side got.
+    assert (labels == truth).all() or (labels != truth).all()
