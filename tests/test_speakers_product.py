@@ -15,12 +15,17 @@ import srt
 import webvtt
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import upload_file
+from tests import aws_helpers
+from tests.aws_helpers import BUCKET
+from tests.conftest import fixture_path, upload_file
 from tests.conversation import make_conversation
 from transcripts.models import COMPLETED, Transcript
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
+aws_credentials = aws_helpers.aws_credentials
+s3 = aws_helpers.s3
+counted_engine = aws_helpers.counted_engine
 
 SEGMENTS = [
     {"start": 0.0, "end": 4.2, "text": "Good morning, thank you for joining us.", "speaker": "S1"},
@@ -198,3 +203,17 @@ def test_the_app_does_not_load_the_speakers_extra_until_speakers_are_asked_for()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_a_direct_upload_carries_the_speakers_option(alice_client, alice, s3, counted_engine):
+    grant = alice_client.post("/upload/direct/", {"name": "talk.mp3", "size": "25931"}).json()
+    s3.put_object(Bucket=BUCKET, Key=grant["key"], Body=fixture_path("speech.mp3").read_bytes())
+    refused = alice_client.post(
+        "/upload/direct/register/", {"token": grant["token"], "label_speakers": "on", "speaker_count": "9-3"}
+    )
+    assert refused.status_code == 400 and "range" in refused.json()["error"]
+    response = alice_client.post(
+        "/upload/direct/register/", {"token": grant["token"], "label_speakers": "on", "speaker_count": "2-3"}
+    )
+    assert response.status_code == 201
+    assert Transcript.objects.get(id=response.json()["id"]).speakers_asked == "2-3"

@@ -20,6 +20,7 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
 from transcripts import storage as store
+from workers.speech.speakers import SpeakerCount, SpeakersError
 
 from .forms import LANGUAGES
 from .keys import audio_key, title_from_name
@@ -93,6 +94,12 @@ def direct_upload_register(request):
     info = store.head(issued["key"])
     if info is None:
         return _error("The file did not reach storage; upload it again.")
+    speakers = ""
+    if request.POST.get("label_speakers") in ("on", "true", "1"):
+        try:
+            speakers = str(SpeakerCount.parse(request.POST.get("speaker_count")))
+        except SpeakersError as exc:
+            return _error(str(exc))
     language = request.POST.get("language", "")
     transcript = Transcript.objects.create(
         id=issued["id"],
@@ -103,6 +110,7 @@ def direct_upload_register(request):
         size_bytes=info["size"],
         language_hint=language if language in dict(LANGUAGES) else "",
         word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
+        speakers_asked=speakers,
     )
     # S3 stores the tag from the POST's `tagging` field; set it again in case a
     # client left the field out (the policy refuses that, but moto does not).

@@ -65,12 +65,14 @@
         status.textContent = "Registering…";
         var reg = new FormData();
         reg.append("token", grant.token);
-        ["title", "language"].forEach(function (name) {
+        ["title", "language", "speaker_count"].forEach(function (name) {
           var field = form.elements[name];
           if (field) reg.append(name, field.value);
         });
         var words = form.elements["word_timestamps"];
         if (words && words.checked) reg.append("word_timestamps", "on");
+        var speakers = form.elements["label_speakers"];
+        if (speakers && speakers.checked) reg.append("label_speakers", "on");
         return post(box.dataset.registerUrl, reg);
       })
       .then(function (done) { window.location.assign(done.url); })
