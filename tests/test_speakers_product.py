@@ -217,3 +217,33 @@ def test_a_direct_upload_carries_the_speakers_option(alice_client, alice, s3, co
     )
     assert response.status_code == 201
     assert Transcript.objects.get(id=response.json()["id"]).speakers_asked == "2-3"
+
+
+@pytest.fixture
+def without_the_extra(monkeypatch):
+    """As on Lambda, where the speakers extra is not installed: importing Resemblyzer fails."""
+    from workers.speech import speakers
+
+    monkeypatch.setitem(sys.modules, "resemblyzer", None)
+    monkeypatch.setattr(speakers, "_encoder", None)  # forget an encoder an earlier test loaded
+
+
+def test_without_the_extra_the_form_says_so(post_upload, alice, without_the_extra):
+    response = post_upload({"audio": upload_file("speech.mp3"), "label_speakers": "on"})
+    assert response.status_code == 400
+    assert "Speaker labels are not installed on this server" in response.content.decode()
+    assert not Transcript.objects.filter(owner=alice).exists()
+
+
+def test_without_the_extra_a_worker_fails_with_a_reason_and_keeps_the_audio(alice, without_the_extra):
+    from django.core.files import File
+
+    from transcripts.tasks import run
+
+    t = Transcript(owner=alice, title="talk", speakers_asked="auto")
+    with open(fixture_path("speech.mp3"), "rb") as f:
+        t.audio.save("speech.mp3", File(f), save=True)
+    assert run(str(t.id)) == "failed"
+    t.refresh_from_db()
+    assert t.status == "failed" and "requirements-speakers.txt" in t.error
+    assert t.audio.storage.exists(t.audio.name)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from transcripts import storage as store
 from workers.speech.speakers import SpeakerCount, SpeakersError
 
-from .forms import LANGUAGES
+from .forms import LANGUAGES, speakers_unavailable
 from .keys import audio_key, title_from_name
 from .models import Transcript
 
@@ -100,6 +100,8 @@ def direct_upload_register(request):
             speakers = str(SpeakerCount.parse(request.POST.get("speaker_count")))
         except SpeakersError as exc:
             return _error(str(exc))
+        if problem := speakers_unavailable():
+            return _error(problem)
     language = request.POST.get("language", "")
     transcript = Transcript.objects.create(
         id=issued["id"],

@@ -58,6 +58,13 @@ def probe_upload(upload: UploadedFile) -> AudioInfo:
         return probe(tmp.name, **limits)
 
 
+def speakers_unavailable() -> str | None:
+    """Why speaker labels cannot be had here, or None: the local engine needs the optional extra."""
+    if settings.TRANSCRIBE_ENGINE == "local" and not diarization.available():
+        return "Speaker labels are not installed on this server (pip install -r requirements-speakers.txt)."
+    return None
+
+
 def too_large_message(size: int) -> str:
     return f"The file is too large ({size / 2**20:.0f} MB); the limit is {settings.MAX_UPLOAD_MB} MB."
 
@@ -131,11 +138,8 @@ class UploadForm(forms.Form):
         except diarization.SpeakersError as exc:
             self.add_error("speaker_count", str(exc))
             return ""
-        if settings.TRANSCRIBE_ENGINE == "local" and not diarization.available():
-            self.add_error(
-                "label_speakers",
-                "Speaker labels are not installed on this server (pip install -r requirements-speakers.txt).",
-            )
+        if problem := speakers_unavailable():
+            self.add_error("label_speakers", problem)
         return str(count)
 
     @property

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from workers.speech.engines import EngineError
+
 if TYPE_CHECKING:
     from workers.speech.engines import Segment
 
@@ -45,7 +47,7 @@ SAME_SPEAKER_DISTANCE = 0.35
 DECODE_WINDOW_SECONDS = 600.0
 
 
-class SpeakersError(Exception):
+class SpeakersError(EngineError):
     """Diarization cannot run as asked; the message is for the person who asked."""
 
 
