@@ -115,3 +115,12 @@ def test_long_recordings_cluster_a_sample_and_give_every_window_its_nearest_spea
     assert len(set(labels)) == 2
     # The same partition as the truth, whichever number each side got.
     assert (labels == truth).all() or (labels != truth).all()
+
+
+def test_a_quiet_recording_is_raised_to_the_level_the_encoder_knows(conversation, tmp_path):
+    path, reference = conversation
+    quiet = tmp_path / "quiet.wav"
+    subprocess.run(["sox", str(path), str(quiet), "vol", "0.03"], check=True)  # about -30 dB
+    turns = diarize(str(quiet))
+    assert {t.speaker for t in turns} == {"S1", "S2"}
+    assert _der(reference, turns) <= 0.15

@@ -153,12 +153,15 @@ def _speech(samples: np.ndarray) -> list[tuple[int, int]]:
 def _embed(encoder, samples: np.ndarray, offset: float) -> tuple[list[np.ndarray], list[tuple]]:
     """Embeddings of windows over each speech region, with (region start, region end, centre) in seconds."""
     import torch
-    from resemblyzer import wav_to_mel_spectrogram
+    from resemblyzer import normalize_volume, wav_to_mel_spectrogram
 
     width, step = int(WINDOW * SAMPLE_RATE), int(STEP * SAMPLE_RATE)
     embeddings, places = [], []
     for start, end in _speech(samples):
         region = samples[start:end]
+        if np.any(region):
+            # The encoder was trained on speech raised to -30 dBFS; quiet recordings are raised too.
+            region = normalize_volume(region, -30, increase_only=True)
         if len(region) < width:
             region = np.pad(region, (0, width - len(region)))
         starts = range(0, max(len(region) - width, 0) + 1, step)
