@@ -14,8 +14,8 @@ import pytest
 import srt
 import webvtt
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
-from tests import aws_helpers
 from tests.aws_helpers import BUCKET
 from tests.conftest import fixture_path, upload_file
 from tests.conversation import make_conversation
@@ -23,9 +23,6 @@ from transcripts.models import COMPLETED, Transcript
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-counted_engine = aws_helpers.counted_engine
 
 SEGMENTS = [
     {"start": 0.0, "end": 4.2, "text": "Good morning, thank you for joining us.", "speaker": "S1"},
@@ -238,7 +235,7 @@ def test_without_the_extra_the_form_says_so(post_upload, alice, without_the_extr
 def test_without_the_extra_a_worker_fails_with_a_reason_and_keeps_the_audio(alice, without_the_extra):
     from django.core.files import File
 
-    from transcripts.tasks import run
+    from transcripts.pipeline.run import run
 
     t = Transcript(owner=alice, title="talk", speakers_asked="auto")
     with open(fixture_path("speech.mp3"), "rb") as f:
@@ -247,3 +244,18 @@ def test_without_the_extra_a_worker_fails_with_a_reason_and_keeps_the_audio(alic
     t.refresh_from_db()
     assert t.status == "failed" and "requirements-speakers.txt" in t.error
     assert t.audio.storage.exists(t.audio.name)
+
+
+def test_the_api_reports_the_names_and_takes_the_option(alice, interview):
+    from transcripts.api.models import ApiKey
+
+    _, key = ApiKey.issue(alice, "speakers")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    interview.rename_speakers({"S1": "Interviewer"})
+    body = api.get(f"/api/v1/transcripts/{interview.id}/").json()
+    assert body["speakers"] == {"S1": "Interviewer", "S2": "Speaker 2"}
+    assert [s["speaker"] for s in body["segments"]] == ["S1", "S2", "S2", "S1"]
+
+    created = api.post("/api/v1/transcripts", {"audio": upload_file("speech.mp3"), "speakers": "true"})
+    assert created.status_code == 201, created.content
+    assert Transcript.objects.get(id=created.json()["id"]).speakers_asked == "auto"

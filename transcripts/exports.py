@@ -6,14 +6,51 @@ from __future__ import annotations
 import html
 import io
 import json
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import srt
 import webvtt
+from webvtt.models import Timestamp
 
 from workers.speech.speakers import default_name
 
-from .models import Transcript
+if TYPE_CHECKING:
+    from workers.speech.engines import TranscriptionResult
+
+    from .models import Transcript
+
+
+@dataclass
+class Document:
+    """What an export needs. A stored `Transcript` has these fields too, so either will do;
+    the CLI prints a fresh result as a Document, nothing stored."""
+
+    title: str
+    text: str
+    segments: list[dict]
+    language: str = ""
+    duration: float | None = None
+    model: str = ""
+    timestamps: bool = True
+    id: str | None = None
+    speakers: dict[str, str] | None = None  # speaker id -> display name, where speakers were asked for
+
+    @classmethod
+    def of(cls, title: str, result: TranscriptionResult) -> Document:
+        data = result.to_dict()
+        return cls(
+            title=title,
+            text=data["text"],
+            segments=data["segments"],
+            language=data["language"],
+            duration=data["duration"],
+            model=data["model"],
+            timestamps=data["timestamps"],
+            speakers=data.get("speakers"),
+        )
+
 
 CONTENT_TYPES = {
     "txt": "text/plain; charset=utf-8",
@@ -61,14 +98,6 @@ def to_srt(segments: list[dict], speakers: dict | None = None) -> str:
     return srt.compose(subs, reindex=False)
 
 
-def _vtt_time(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
 def to_vtt(segments: list[dict], speakers: dict | None = None) -> str:
     vtt = webvtt.WebVTT()
     for s in _cues(segments):
@@ -78,16 +107,18 @@ def to_vtt(segments: list[dict], speakers: dict | None = None) -> str:
         if name := speaker_name(s, speakers):
             # A voice span: players show the name; "<", ">" and "&" in it must be escaped.
             text = f"<v {html.escape(name, quote=False)}>{text}"
-        vtt.captions.append(webvtt.Caption(_vtt_time(start), _vtt_time(end), text))
+        vtt.captions.append(
+            webvtt.Caption(str(Timestamp.from_seconds(start)), str(Timestamp.from_seconds(end)), text)
+        )
     out = io.StringIO()
     vtt.write(out)
     return out.getvalue()
 
 
-def to_json(t: Transcript) -> str:
+def to_json(t: Document | Transcript) -> str:
     return json.dumps(
         {
-            "id": str(t.id),
+            "id": str(t.id) if t.id else None,
             "title": t.title,
             "text": t.text,
             "language": t.language,
@@ -126,10 +157,10 @@ def to_docx(
     title: str, duration: float | None, segments: list[dict], speakers: dict | None = None, text: str = ""
 ) -> bytes:
     """A Word document: the title, the duration, then one timestamped paragraph per speaker turn."""
-    from docx import Document
+    import docx
     from docx.shared import RGBColor
 
-    doc = Document()
+    doc = docx.Document()
     doc.core_properties.title = title
     doc.add_heading(title, level=1)
     if duration:
@@ -149,7 +180,7 @@ def to_docx(
     return out.getvalue()
 
 
-def render(t: Transcript, fmt: str) -> str | bytes:
+def render(t: Document | Transcript, fmt: str) -> str | bytes:
     if fmt == "txt":
         return to_txt(t.segments, t.text, t.speakers)
     if fmt == "srt":

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workers.speech.engines import EngineError
+# The option's type and its error live at the engine boundary, beside TranscribeOptions.
+from workers.speech.engines import MAX_SPEAKERS, SpeakerCount, SpeakersError  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from workers.speech.engines import Segment
@@ -38,53 +39,12 @@ if TYPE_CHECKING:
 SAMPLE_RATE = 16_000
 STEP = 0.5  # seconds between embedding windows
 WINDOW = 1.6  # Resemblyzer's partial utterance
-MAX_SPEAKERS = 10
 MAX_CLUSTERED = 2000  # the distance matrix is quadratic in this
 # Average-linkage cosine distance above which two groups of windows are two people.
 # Measured on our espeak voices: one voice never merges above 0.25, two different
 # voices merge at 0.45; real voices differ more than one synthesiser's variants.
 SAME_SPEAKER_DISTANCE = 0.35
 DECODE_WINDOW_SECONDS = 600.0
-
-
-class SpeakersError(EngineError):
-    """Diarization cannot run as asked; the message is for the person who asked."""
-
-
-@dataclass(frozen=True)
-class SpeakerCount:
-    """How many speakers to look for: exactly N when `min == max`, else found in the range."""
-
-    min: int = 1
-    max: int = MAX_SPEAKERS
-
-    @property
-    def exact(self) -> int | None:
-        return self.min if self.min == self.max else None
-
-    @classmethod
-    def parse(cls, text: str | None) -> SpeakerCount:
-        """'' or 'auto' -> found automatically; '2' -> exactly two; '2-4' -> two to four."""
-        text = (text or "").strip().lower()
-        if text in ("", "auto"):
-            return cls()
-        match = re.fullmatch(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?", text)
-        if not match:
-            raise SpeakersError(
-                f"{text!r} is not a number of speakers: give a number (2) or a range (2-4), or leave it empty."
-            )
-        low = int(match[1])
-        high = int(match[2]) if match[2] else low
-        if low < 1 or high < low:
-            raise SpeakersError(f"{text!r}: the range must go from at least 1 up to a larger number.")
-        if high > MAX_SPEAKERS:
-            raise SpeakersError(f"{text!r}: at most {MAX_SPEAKERS} speakers can be told apart.")
-        return cls(low, high)
-
-    def __str__(self) -> str:
-        if self == SpeakerCount():
-            return "auto"
-        return str(self.exact) if self.exact else f"{self.min}-{self.max}"
 
 
 @dataclass
@@ -265,9 +225,19 @@ def speaker_at(turns: list[Turn], start: float, end: float) -> str | None:
     return min(turns, key=lambda t: min(abs(t.start - middle), abs(t.end - middle))).speaker
 
 
+def label(path: str, segments: list[Segment], count: SpeakerCount | None = None) -> dict[str, str]:
+    """Diarize the audio at `path` and label `segments` with it: the local engine's diarizer."""
+    return label_segments(segments, diarize(path, count))
+
+
 def label_segments(segments: list[Segment], turns: list[Turn]) -> dict[str, str]:
     """Give each segment the speaker it overlaps most; return id -> default name of those heard."""
     for segment in segments:
         segment.speaker = speaker_at(turns, segment.start, segment.end)
-    heard = sorted({s.speaker for s in segments if s.speaker}, key=lambda s: int(s[1:]))
-    return {s: default_name(s) for s in heard}
+    return heard(segments)
+
+
+def heard(segments: list[Segment]) -> dict[str, str]:
+    """Id -> default name of every speaker the segments name, in id order (S1, S2, ..., S10)."""
+    ids = {s.speaker for s in segments if s.speaker}
+    return {s: default_name(s) for s in sorted(ids, key=lambda s: (len(s), s))}

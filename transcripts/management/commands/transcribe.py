@@ -9,14 +9,19 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from transcripts import exports
 from transcripts import storage as store
+from transcripts.engines import get_engine
 from transcripts.models import COMPLETED, FAILED, Transcript
+from transcripts.pipeline.dispatch import recover_stale
+from transcripts.pipeline.run import run
 from workers.speech.audio import AudioError, probe
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.engines import EngineError, TranscribeOptions
 from workers.speech.speakers import SpeakerCount, SpeakersError
 
 
@@ -44,8 +49,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         try:
             if opts["recover"]:
-                from transcripts.tasks import recover_stale
-
                 ids = recover_stale()
                 self.stdout.write(f"recovered {len(ids)} transcript(s)")
             elif opts["transcript_id"]:
@@ -58,21 +61,24 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _transcribe_path(self, opts) -> None:
-        from django.conf import settings
-
         path = opts["path"]
         if not os.path.exists(path):
             if not store.on_s3():
                 raise CommandError(f"{path}: no such file")
-            with store.local_copy(path) as local:
-                return self._transcribe_file(local, opts, settings)
+            try:
+                with store.local_copy(path) as local:
+                    return self._transcribe_file(local, os.path.basename(path), opts)
+            except FileNotFoundError as exc:
+                raise CommandError(f"{path}: no such file or key") from exc
         if os.path.isdir(path):
             raise CommandError(f"{path}: is a folder, not a file")
-        return self._transcribe_file(path, opts, settings)
+        if not os.path.isfile(path):  # /dev/urandom, a pipe: no size, maybe no end
+            raise CommandError(f"{path}: not a regular file; save the audio to a file first")
+        return self._transcribe_file(path, os.path.basename(path), opts)
 
-    def _transcribe_file(self, path: str, opts, settings) -> None:
+    def _transcribe_file(self, path: str, title: str, opts) -> None:
         # Checked before the work: a binary format must not be sprayed on a terminal after minutes.
-        if opts["format"] in exports.BINARY and not opts["output"] and sys.stdout.isatty():
+        if opts["format"] in exports.BINARY and not opts["output"] and self.stdout.isatty():
             raise CommandError(f"{opts['format']} is a binary format: give -o FILE or redirect the output.")
         speakers = SpeakerCount.parse(opts["speakers"]) if opts["speakers"] else None
         info = probe(
@@ -83,21 +89,20 @@ class Command(BaseCommand):
         )
         result = get_engine().transcribe(path, options, self._progress(info.duration))
         self._clear_progress()
-        t = Transcript(
-            title=os.path.basename(path),
-            text=result.text,
-            language=result.language,
-            duration=result.duration,
-            segments=result.to_dict()["segments"],
-            speakers=result.speakers or {},
-            model=result.model,
-            timestamps=result.timestamps,
-        )
-        _write(exports.render(t, opts["format"]), opts["output"], newline=opts["format"] == "json")
+        body = exports.render(exports.Document.of(title, result), opts["format"])
+        if opts["format"] == "json":
+            body += "\n"
+        if opts["output"] or isinstance(body, bytes):
+            self.stdout.flush()
+            _write(body, opts["output"])
+        else:
+            self.stdout.write(body, ending="")
 
     def _run_stored(self, transcript_id: str) -> None:
-        from transcripts.tasks import run
-
+        try:
+            transcript_id = str(uuid.UUID(transcript_id))
+        except ValueError:
+            raise CommandError(f"--id {transcript_id}: not a transcript id (a UUID)") from None
         t = Transcript.objects.filter(id=transcript_id).first()
         if t is None:
             raise CommandError(f"no transcript {transcript_id}")
@@ -110,27 +115,30 @@ class Command(BaseCommand):
         self.stdout.write(f"{t.id}: {t.status if t.status == COMPLETED else outcome}")
 
     def _progress(self, duration: float):
-        if not sys.stderr.isatty() or duration < 30:
+        if not self.stderr.isatty() or duration < 30:
             return None
         started = time.monotonic()
 
         def show(fraction: float) -> None:
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"\r{fraction * 100:5.1f}% of {duration / 60:.1f} min · {elapsed:.0f} s elapsed")
-            sys.stderr.flush()
+            self.stderr.write(
+                f"\r{fraction * 100:5.1f}% of {duration / 60:.1f} min · {elapsed:.0f} s elapsed",
+                style_func=str,
+                ending="",
+            )
+            self.stderr.flush()
 
         self._shown = True
         return show
 
     def _clear_progress(self) -> None:
         if getattr(self, "_shown", False):
-            sys.stderr.write("\r\033[K")
+            self.stderr.write("\r\033[K", style_func=str, ending="")
 
 
-def _write(body: str | bytes, output: str | None, newline: bool) -> None:
+def _write(body: str | bytes, output: str | None) -> None:
+    """A file's bytes to FILE, or to stdout as they are (DOCX must not go through a text stream)."""
     data = body.encode() if isinstance(body, str) else body
-    if newline:
-        data += b"\n"
     if output:
         try:
             with open(output, "wb") as f:

@@ -2,18 +2,20 @@
 
 Engines take a local file path and return a `TranscriptionResult`; they know
 nothing of Django rows or storage, so the CLI, the web worker and Lambda all
-call them the same way.
+call them the same way. Which engine runs, and with what configuration, is the
+app's choice (transcripts/engines.py builds them from settings).
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from workers.speech.parts import PartCache
-    from workers.speech.speakers import SpeakerCount
+    from workers.speech.chunking import Span
 
 Progress = Callable[[float], None]
 
@@ -40,6 +42,7 @@ class TranscribeOptions:
     language: str | None = None
     prompt: str | None = None
     word_timestamps: bool = False
+    task: str = "transcribe"  # or "translate": into English
     speakers: SpeakerCount | None = None  # None: no speaker labels
 
 
@@ -68,12 +71,68 @@ class TranscriptionResult:
         return data
 
 
+class PartCache(Protocol):
+    """Where an engine keeps each finished part of long audio, so a retry redoes only what is missing."""
+
+    def get(self, span: Span) -> TranscriptionResult | None: ...
+
+    def put(self, span: Span, result: TranscriptionResult) -> None: ...
+
+
 class EngineError(Exception):
     """A transcription that cannot succeed as asked. `transient` errors may be retried."""
 
     def __init__(self, message: str, *, transient: bool = False):
         super().__init__(message)
         self.transient = transient
+
+
+class TransientError(Exception):
+    """A failure that may pass (an engine asking to be retried, a service briefly away):
+    raised out of a Lambda task so that Lambda's async retry runs it again."""
+
+
+MAX_SPEAKERS = 10
+
+
+class SpeakersError(EngineError):
+    """Diarization cannot run as asked; the message is for the person who asked."""
+
+
+@dataclass(frozen=True)
+class SpeakerCount:
+    """How many speakers to look for: exactly N when `min == max`, else found in the range."""
+
+    min: int = 1
+    max: int = MAX_SPEAKERS
+
+    @property
+    def exact(self) -> int | None:
+        return self.min if self.min == self.max else None
+
+    @classmethod
+    def parse(cls, text: str | None) -> SpeakerCount:
+        """'' or 'auto' -> found automatically; '2' -> exactly two; '2-4' -> two to four."""
+        text = (text or "").strip().lower()
+        if text in ("", "auto"):
+            return cls()
+        match = re.fullmatch(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?", text)
+        if not match:
+            raise SpeakersError(
+                f"{text!r} is not a number of speakers: give a number (2) or a range (2-4), or leave it empty."
+            )
+        low = int(match[1])
+        high = int(match[2]) if match[2] else low
+        if low < 1 or high < low:
+            raise SpeakersError(f"{text!r}: the range must go from at least 1 up to a larger number.")
+        if high > MAX_SPEAKERS:
+            raise SpeakersError(f"{text!r}: at most {MAX_SPEAKERS} speakers can be told apart.")
+        return cls(low, high)
+
+    def __str__(self) -> str:
+        if self == SpeakerCount():
+            return "auto"
+        return str(self.exact) if self.exact else f"{self.min}-{self.max}"
 
 
 class Engine(Protocol):
@@ -90,27 +149,19 @@ class Engine(Protocol):
         ...
 
 
-_engines: dict[str, Engine] = {}
-
-
-def get_engine(name: str | None = None) -> Engine:
-    """The engine named in settings, built once per process (warm Lambdas reuse it)."""
-    from django.conf import settings
-
-    name = name or settings.TRANSCRIBE_ENGINE
-    if name not in _engines:
-        if name == "local":
-            from .local import LocalEngine
-
-            _engines[name] = LocalEngine.from_settings()
-        elif name == "openai":
-            from .openai import OpenAIEngine
-
-            _engines[name] = OpenAIEngine.from_settings()
-        else:
-            raise EngineError(f"Unknown TRANSCRIBE_ENGINE {name!r}: use 'local' or 'openai'.")
-    return _engines[name]
-
-
 def join_text(segments: list[Segment]) -> str:
     return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+
+def throttled(report: Progress, seconds: float = 2.0) -> Progress:
+    """A progress callback that passes on at most one report every `seconds`:
+    engines report per segment, and the app may write each report to a database."""
+    last = time.monotonic()
+
+    def progress(fraction: float) -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            report(fraction)
+
+    return progress

@@ -16,19 +16,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import av
 import numpy as np
 
 from workers.speech.audio import declared_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.speech.parts import PartCache
 
 from . import (
     EngineError,
+    PartCache,
     Progress,
     Segment,
+    SpeakerCount,
+    SpeakersError,
     TranscribeOptions,
     TranscriptionResult,
     Word,
@@ -36,6 +38,10 @@ from . import (
 )
 
 log = logging.getLogger(__name__)
+
+# Labels the segments of the audio at a path with speaker ids and returns id -> name
+# (workers.speech.speakers.label); given by the app, so this module loads no torch.
+Diarizer = Callable[[str, list[Segment], SpeakerCount], dict[str, str]]
 
 
 def resolve_model(name: str) -> str:
@@ -65,8 +71,10 @@ class LocalEngine:
         beam_size: int,
         window_threshold: float = 1800.0,
         window_seconds: float = 600.0,
+        diarizer: Diarizer | None = None,
     ):
         self.model_name = model
+        self.diarizer = diarizer
         self.window_threshold = window_threshold
         self.window_seconds = window_seconds
         self.device = device
@@ -75,20 +83,6 @@ class LocalEngine:
         self.beam_size = beam_size
         self._model = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls) -> LocalEngine:
-        from django.conf import settings
-
-        return cls(
-            settings.WHISPER_MODEL,
-            settings.WHISPER_DEVICE,
-            settings.WHISPER_COMPUTE_TYPE,
-            settings.WHISPER_THREADS,
-            settings.WHISPER_BEAM_SIZE,
-            settings.CHUNK_LOCAL_THRESHOLD_SECONDS,
-            settings.CHUNK_LOCAL_WINDOW_SECONDS,
-        )
 
     @property
     def model(self):
@@ -122,9 +116,11 @@ class LocalEngine:
         timings = {"transcribe": round(time.monotonic() - started, 3)}
         speakers = None
         if options.speakers:
-            from workers.speech.speakers import diarize, label_segments
-
-            speakers = label_segments(segments, diarize(path, options.speakers))
+            if self.diarizer is None:
+                raise SpeakersError(
+                    "Speaker labels are not available: this engine was built without a diarizer."
+                )
+            speakers = self.diarizer(path, segments, options.speakers)
             timings["speakers"] = round(time.monotonic() - started - timings["transcribe"], 3)
         return TranscriptionResult(
             text=join_text(segments),

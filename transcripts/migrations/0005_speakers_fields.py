@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('transcripts', '0002_search_indexes'),
+        ('transcripts', '0003_api_keys_webhooks'),
     ]
 
     operations = [
