@@ -259,3 +259,16 @@ def test_the_api_reports_the_names_and_takes_the_option(alice, interview):
     created = api.post("/api/v1/transcripts", {"audio": upload_file("speech.mp3"), "speakers": "true"})
     assert created.status_code == 201, created.content
     assert Transcript.objects.get(id=created.json()["id"]).speakers_asked == "auto"
+
+
+def test_an_upload_with_speakers_through_the_openai_engine_names_them_on_the_page(
+    alice_client, alice, post_upload, openai_server
+):
+    post_upload({"audio": upload_file("speech.mp3"), "label_speakers": "on"})
+    t = Transcript.objects.get(owner=alice)
+    assert t.status == COMPLETED, t.error
+    assert t.model == "gpt-4o-transcribe-diarize"
+    assert t.speakers == {"S1": "Speaker 1"} and t.segments[0]["speaker"] == "S1"
+    alice_client.post(f"/t/{t.id}/speakers/", {"S1": "Host"})
+    page = alice_client.get(f"/t/{t.id}/").content.decode()
+    assert 'class="segment speaker-1"' in page and '<span class="speaker">Host</span>' in page
