@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,13 @@ def page(live_server, local_worker, monkeypatch):
         yield context.new_page()
         context.close()
         browser.close()
+
+
+def wait_for_js(page, expression: str, timeout: float = 20.0) -> None:
+    """Playwright's wait_for_function polls with eval() inside the page, which the
+    site's Content-Security-Policy forbids; this polls from here instead."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:g} s: {expression}")
+        time.sleep(0.05)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD, fixture_path
+from .conftest import PASSWORD, fixture_path, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +47,7 @@ def test_it_signs_up_uploads_and_plays_back_a_transcript(page, tmp_path: Path):
 
     # Seek: prefer a segment that starts after 0; park the player well away
     # from the target first, so that the click has to move it.
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_for_js(page, "document.getElementById('player').readyState >= 1")
     segments = page.locator(".segment")
     starts = [float(segments.nth(i).get_attribute("data-start")) for i in range(segments.count())]
     index = next((i for i, s in enumerate(starts) if s > 0), 0)
@@ -64,7 +64,7 @@ def test_it_signs_up_uploads_and_plays_back_a_transcript(page, tmp_path: Path):
     parked = page.evaluate("document.getElementById('player').currentTime")
     assert abs(parked - target) >= 2, (parked, target)
     segments.nth(index).click()
-    page.wait_for_function("window.__played === true")
+    wait_for_js(page, "window.__played === true")
     current = page.evaluate("document.getElementById('player').currentTime")
     # Playback may already have moved on a little from the segment's start.
     assert target - 0.05 <= current <= target + 1.5, (starts, index, current)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from transcripts.models import COMPLETED, PROCESSING, QUEUED, Transcript
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, copy_fixture, fixture_path
+from .conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, copy_fixture, fixture_path, wait_for_js
 from .test_browser import _sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,9 +68,9 @@ def test_the_badge_follows_the_state_and_polling_stops_when_the_session_expires(
     page.goto(f"/t/{t.id}/")
     assert page.locator("#status").inner_text() == "Queued"
     Transcript.objects.filter(id=t.id).update(status=PROCESSING, progress=0.12)
-    page.wait_for_function("document.getElementById('status').textContent === 'Processing'")
+    wait_for_js(page, "document.getElementById('status').textContent === 'Processing'")
     assert "processing" in page.locator("#status").get_attribute("class")
-    page.wait_for_function("document.getElementById('progress-text').textContent.includes('12%')")
+    wait_for_js(page, "document.getElementById('progress-text').textContent.includes('12%')")
 
     page.context.clear_cookies()  # the session expires: the status URL now answers the sign-in page
     note = page.locator("#poll-note")
@@ -97,13 +97,13 @@ def test_words_are_highlighted_as_they_are_spoken(page, settings):
     segments[0]["words"] = [{"start": s, "end": e, "word": w, "probability": 0.9} for s, e, w in words]
     t = _completed(_owner(), segments, audio="audio/w/speech.mp3", word_timestamps=True)
     page.goto(f"/t/{t.id}/")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_for_js(page, "document.getElementById('player').readyState >= 1")
     assert page.locator(".segment").first.inner_text().endswith("The quick brown fox")
     page.evaluate("document.getElementById('player').currentTime = 1.5")
-    page.wait_for_function("document.querySelector('.word.spoken')?.textContent === ' brown'")
+    wait_for_js(page, "document.querySelector('.word.spoken')?.textContent === ' brown'")
     assert page.locator(".segment.playing .word.spoken").count() == 1
     page.evaluate("document.getElementById('player').currentTime = 3.0")
-    page.wait_for_function("document.querySelector('.word.spoken')?.textContent === ' jumps.'")
+    wait_for_js(page, "document.querySelector('.word.spoken')?.textContent === ' jumps.'")
     assert page.locator(".word.spoken").count() == 1
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
 from django.core.files.uploadedfile import UploadedFile
 
 from workers.speech import speakers as diarization
@@ -69,10 +68,6 @@ def speakers_unavailable() -> str | None:
 
 def too_large_message(size: int) -> str:
     return f"The file is too large ({size / 2**20:.0f} MB); the limit is {settings.MAX_UPLOAD_MB} MB."
-
-
-class SignupForm(UserCreationForm):
-    pass
 
 
 class UploadForm(forms.Form):

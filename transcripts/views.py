@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -26,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from workers.speech.media_types import media_type, sniff_media_type
 
 from . import exports
-from .forms import RenameForm, SegmentsForm, SignupForm, SpeakerNamesForm, UploadForm, too_large_message
+from .forms import RenameForm, SegmentsForm, SpeakerNamesForm, UploadForm, too_large_message
 from .keys import download_name
 from .models import COMPLETED, FAILED, Transcript
 from .pipeline.dispatch import dispatch
@@ -46,7 +47,7 @@ def _get_transcript(request, transcript_id) -> Transcript:
 
 
 def signup(request):
-    form = SignupForm(request.POST or None)
+    form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         # Named because django-axes adds a backend that only counts attempts.
