@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 
 .PHONY: run test lint format bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt requirements-speakers.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt

@@ -77,7 +77,7 @@ def test_json_has_text_language_duration_and_segments(alice_client, done):
 def test_an_unfinished_transcript_or_unknown_format_is_not_exported(alice_client, alice, done):
     pending = Transcript.objects.create(owner=alice, title="wip", status=UPLOADED)
     assert alice_client.get(f"/t/{pending.id}/export.txt").status_code == 404
-    assert alice_client.get(f"/t/{done.id}/export.docx").status_code == 404
+    assert alice_client.get(f"/t/{done.id}/export.pdf").status_code == 404
 
 
 def test_a_plain_text_transcript_exports_its_text(alice_client, alice):

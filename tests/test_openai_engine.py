@@ -303,6 +303,7 @@ def test_speakers_come_from_the_diarizing_model_as_ids_in_the_order_heard(server
         layout.count % 2
     )
     assert result.to_dict()["segments"][0]["speaker"] == "S1"
+    assert result.to_dict()["speakers"] == {"S1": "Speaker 1", "S2": "Speaker 2"}
 
 
 def test_short_audio_is_diarized_without_a_chunking_strategy(server):

@@ -21,9 +21,10 @@ from django.views.decorators.http import require_POST
 
 from transcripts import storage as store
 from workers.speech import models
+from workers.speech.speakers import SpeakerCount, SpeakersError
 
 from .capabilities import model_info
-from .forms import MAX_PROMPT_CHARS
+from .forms import MAX_PROMPT_CHARS, speakers_unavailable
 from .keys import audio_key, title_from_name
 from .models import Transcript
 
@@ -79,6 +80,19 @@ def issue(user, name: str, size: str | int | None) -> dict:
     return {"url": post["url"], "fields": post["fields"], "key": key, "token": token}
 
 
+def speakers_asked(label: str | None, count: str | None) -> str:
+    """The upload's speakers option as stored ("" none, "auto", "2", "2-4"), or UploadRefused."""
+    if label not in ("on", "true", "1"):
+        return ""
+    try:
+        asked = str(SpeakerCount.parse(count))
+    except SpeakersError as exc:
+        raise UploadRefused(str(exc)) from exc
+    if problem := speakers_unavailable():
+        raise UploadRefused(problem)
+    return asked
+
+
 def register(
     user,
     token: str,
@@ -88,6 +102,7 @@ def register(
     word_timestamps: bool = False,
     task: str = "transcribe",
     prompt: str = "",
+    speakers: str = "",
 ):
     """The row for an upload that reached storage: (transcript, created). A second
     call with the same token finds the first row instead of making another. A
@@ -124,6 +139,7 @@ def register(
         task=task,
         prompt=(prompt or "").strip()[:MAX_PROMPT_CHARS],
         word_timestamps=word_timestamps,
+        speakers_asked=speakers,
     )
     # S3 stores the tag from the POST's `tagging` field; set it again in case a
     # client left the field out (the policy refuses that, but moto does not).
@@ -152,6 +168,7 @@ def direct_upload_register(request):
             word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
             task="translate" if request.POST.get("translate") in ("on", "true", "1") else "transcribe",
             prompt=request.POST.get("prompt", ""),
+            speakers=speakers_asked(request.POST.get("label_speakers"), request.POST.get("speaker_count")),
         )
     except UploadRefused as exc:
         return _error(str(exc), exc.status)

@@ -18,6 +18,7 @@ def build(name: str, model: str | None = None) -> Engine:
     """A new engine from the settings as they are now; `model` overrides the configured
     model name (the CLI's `--model`)."""
     if name == "local":
+        from workers.speech import speakers
         from workers.speech.engines.local import LocalEngine
 
         return LocalEngine(
@@ -30,6 +31,7 @@ def build(name: str, model: str | None = None) -> Engine:
             settings.CHUNK_LOCAL_WINDOW_SECONDS,
             settings.WHISPER_MODELS_DIR,
             settings.WHISPER_ALLOW_DOWNLOAD,
+            diarizer=speakers.label,  # torch loads only when speakers are asked for
         )
     if name == "openai":
         from workers.speech.engines.openai import OpenAIEngine

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from workers.speech import models
+from workers.speech import speakers as diarization
 from workers.speech.audio import AudioError, AudioInfo, probe
 
 from .capabilities import language_choices, model_info
@@ -45,6 +46,13 @@ def probe_upload(upload: UploadedFile) -> AudioInfo:
         return probe(tmp.name, **limits)
 
 
+def speakers_unavailable() -> str | None:
+    """Why speaker labels cannot be had here, or None: the local engine needs the optional extra."""
+    if settings.TRANSCRIBE_ENGINE == "local" and not diarization.available():
+        return "Speaker labels are not installed on this server (pip install -r requirements-speakers.txt)."
+    return None
+
+
 def too_large_message(size: int) -> str:
     return f"The file is too large ({size / 2**20:.0f} MB); the limit is {settings.MAX_UPLOAD_MB} MB."
 
@@ -69,6 +77,13 @@ class UploadForm(forms.Form):
         help_text="Names, jargon and spellings to expect, e.g. “ComfyUI, Siobhan Nguyen”. Your vocabulary (Settings) is added.",
     )
     word_timestamps = forms.BooleanField(required=False, label="Word-level timestamps")
+    label_speakers = forms.BooleanField(required=False, label="Label speakers (who said what)")
+    speaker_count = forms.CharField(
+        required=False,
+        max_length=16,
+        label="Number of speakers",
+        help_text="A number (2) or a range (2-4); leave empty to find it automatically.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -139,7 +154,23 @@ class UploadForm(forms.Form):
             models.check(self.model, None, self.task)
         except models.ModelError as exc:
             raise forms.ValidationError(str(exc)) from exc
+        data["speakers"] = self._speakers(data)
         return data
+
+    def _speakers(self, data: dict) -> str:
+        """The speakers option as stored on the transcript: "" for none, else SpeakerCount's text."""
+        if not data.get("label_speakers"):
+            if data.get("speaker_count"):
+                self.add_error("label_speakers", "Tick this to have speakers labelled.")
+            return ""
+        try:
+            count = diarization.SpeakerCount.parse(data.get("speaker_count"))
+        except diarization.SpeakersError as exc:
+            self.add_error("speaker_count", str(exc))
+            return ""
+        if problem := speakers_unavailable():
+            self.add_error("label_speakers", problem)
+        return str(count)
 
     @property
     def default_title(self) -> str:
@@ -233,3 +264,21 @@ class VocabularyForm(forms.Form):
                 f"The list is too long for the model to read (over {MAX_PROMPT_CHARS} characters)."
             )
         return "\n".join(dict.fromkeys(words))
+
+
+class SpeakerNamesForm(forms.Form):
+    """One name per speaker, posted under the speaker's id (S1, S2, ...); empty gives back "Speaker N"."""
+
+    def __init__(self, *args, speakers: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for sid in speakers:
+            self.fields[sid] = forms.CharField(
+                required=False, max_length=60, label=diarization.default_name(sid)
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for sid, name in list(data.items()):
+            if any(not ch.isprintable() for ch in name or ""):
+                self.add_error(sid, "A speaker's name cannot hold line breaks or control characters.")
+        return data

@@ -123,6 +123,8 @@ class Transcript(models.Model):
     word_timestamps = models.BooleanField(default=False)
     task = models.CharField(max_length=16, choices=TASKS, default=TRANSCRIBE)
     prompt = models.TextField(blank=True, help_text="Names, jargon, spelling: passed to the engine.")
+    # Speaker labels asked for at upload: "" none, "auto", "2", "2-4" (SpeakerCount's text).
+    speakers_asked = models.CharField(max_length=16, blank=True)
 
     language = models.CharField(max_length=16, blank=True)
     # Every language found -> the model's confidence (null where the language was given).
@@ -130,6 +132,8 @@ class Transcript(models.Model):
     duration = models.FloatField(null=True, blank=True)
     text = models.TextField(blank=True)
     segments = models.JSONField(default=list, blank=True)
+    # Speaker id -> display name, e.g. {"S1": "Interviewer", "S2": "Speaker 2"}; the user renames here.
+    speakers = models.JSONField(default=dict, blank=True)
     timestamps = models.BooleanField(default=True)
     engine = models.CharField(max_length=16, blank=True)
     model = models.CharField(max_length=100, blank=True)
@@ -199,6 +203,7 @@ class Transcript(models.Model):
             task=self.task or TRANSCRIBE,
             prompt=prompt or None,
             hotwords=", ".join(words) or None,
+            speakers=self.speaker_count,
         )
 
     def tag(self, tags: dict[str, str]) -> None:
@@ -242,6 +247,7 @@ class Transcript(models.Model):
             languages=data.get("languages") or {},
             duration=data.get("duration"),
             segments=data.get("segments", []),
+            speakers=data.get("speakers") or {},
             timestamps=data.get("timestamps", True),
             engine=data.get("engine", ""),
             model=data.get("model", ""),
@@ -270,6 +276,19 @@ class Transcript(models.Model):
 
         found = self.languages or ({self.language: None} if self.language else {})
         return [(code, name(code), p) for code, p in found.items()]
+
+    def speaker_count(self):
+        """The SpeakerCount asked for at upload, or None where no speaker labels were asked."""
+        from workers.speech.speakers import SpeakerCount
+
+        return SpeakerCount.parse(self.speakers_asked) if self.speakers_asked else None
+
+    def rename_speakers(self, names: dict[str, str]) -> None:
+        """New display names for known speaker ids; one place, so the page, search and exports agree."""
+        from workers.speech.speakers import default_name
+
+        self.speakers = {sid: (names.get(sid) or "").strip() or default_name(sid) for sid in self.speakers}
+        self.save(update_fields=["speakers", "updated_at"])
 
     def delete(self, *args, **kwargs):
         """The row goes first, then every file of it: a worker that writes after

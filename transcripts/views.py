@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from workers.speech.media_types import media_type, sniff_media_type
 
 from . import exports
-from .forms import RenameForm, SegmentsForm, UploadForm, too_large_message
+from .forms import RenameForm, SegmentsForm, SpeakerNamesForm, UploadForm, too_large_message
 from .keys import download_name
 from .models import COMPLETED, FAILED, Transcript
 from .pipeline.dispatch import dispatch
@@ -68,10 +68,10 @@ def transcript_list(request):
     q = request.GET.get("q", "").strip()[:200]
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
-        # Every word, in any order, in the title or the text: a LIKE per word,
+        # Every word, in any order, in the title, the text or a speaker's name: a LIKE per word,
         # which PostgreSQL's trigram indexes serve (migration 0002).
         for word in q.split()[:10]:
-            qs = qs.filter(Q(title__icontains=word) | Q(text__icontains=word))
+            qs = qs.filter(Q(title__icontains=word) | Q(text__icontains=word) | Q(speakers__icontains=word))
         page = SearchPage(qs, request.GET.get("page"))
     else:
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -123,6 +123,7 @@ def _create(user, form: UploadForm) -> Transcript:
     t = Transcript(owner=user, title=form.default_title, language_hint=data.get("language") or "")
     t.word_timestamps = bool(data.get("word_timestamps"))
     t.task, t.prompt = form.task, data.get("prompt", "").strip()
+    t.speakers_asked = data.get("speakers") or ""
     if audio:
         t.original_name = audio.name[:300]
         t.size_bytes = audio.size
@@ -216,12 +217,26 @@ def _ranged_file(request, path: str, content_type: str) -> HttpResponse:
 def transcript_export(request, transcript_id, fmt):
     t = _get_transcript(request, transcript_id)
     if fmt not in exports.CONTENT_TYPES:
-        raise Http404("Export as txt, srt, vtt or json.")
+        raise Http404("Export as txt, srt, vtt, json or docx.")
     if t.status != COMPLETED:
         raise Http404("This transcript is not finished yet.")
     response = HttpResponse(exports.render(t, fmt), content_type=exports.CONTENT_TYPES[fmt])
     response["Content-Disposition"] = content_disposition_header(True, download_name(t.title, fmt))
     return response
+
+
+@login_required
+@require_POST
+def transcript_speakers(request, transcript_id):
+    """Rename speakers once; the page, search and every export read the names from here."""
+    t = _get_transcript(request, transcript_id)
+    form = SpeakerNamesForm(request.POST, speakers=t.speakers)
+    if form.is_valid():
+        t.rename_speakers(form.cleaned_data)
+        messages.success(request, "Speaker names saved.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(t)
 
 
 @login_required

@@ -8,12 +8,13 @@ from transcripts import exports
 from transcripts.models import Transcript
 
 
-def speakers_of(segments: list[dict]) -> list[str]:
-    seen: dict[str, None] = {}
+def speakers_of(segments: list[dict], names: dict[str, str] | None = None) -> dict[str, str]:
+    """Speaker id -> display name (as the user renamed them), in the order first heard."""
+    seen: dict[str, str] = {}
     for s in segments:
         if s.get("speaker"):
-            seen[str(s["speaker"])] = None
-    return list(seen)
+            seen[str(s["speaker"])] = exports.speaker_name(s, names)
+    return seen
 
 
 def links(t: Transcript, base: str = "") -> dict:
@@ -57,6 +58,6 @@ def detail(t: Transcript, base: str = "") -> dict:
         "word_timestamps": t.word_timestamps,
         "completed_at": t.completed_at,
         "text": t.text,
-        "speakers": speakers_of(t.segments),
+        "speakers": speakers_of(t.segments, t.speakers),
         "segments": segments,
     }

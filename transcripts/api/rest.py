@@ -213,7 +213,7 @@ class TranscriptOut(TranscriptSummary):
     word_timestamps: bool
     completed_at: datetime | None
     text: str
-    speakers: list[str]
+    speakers: dict[str, str] = Field(description="Speaker id -> display name, in the order first heard.")
     segments: list[Segment]
     callback_secret: str | None = Field(
         None, description="Only in the answer that registered a callback_url: its signing secret."
@@ -318,7 +318,10 @@ def create_transcript(
 
     if problem := webhooks.url_problem(callback_url):
         return error("invalid", f"callback_url: {problem}", 400, {"callback_url": [problem]})
-    form = UploadForm(request.POST, request.FILES)
+    data = request.POST.copy()
+    if speakers:  # the upload page's option, found automatically
+        data.setdefault("label_speakers", "on")
+    form = UploadForm(data, request.FILES)
     if not form.is_valid():
         return form_error(form)
 
@@ -363,6 +366,7 @@ def complete_upload(request, body: DirectUploadDone):
             word_timestamps=body.word_timestamps,
             task=body.task,
             prompt=body.prompt,
+            speakers=direct_upload.speakers_asked("on" if body.speakers else "", ""),
         )
         Transcript.objects.filter(id=t.id, source="web").update(source="api")
         created.append(is_new)

@@ -6,7 +6,9 @@ from html import escape
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from transcripts.exports import speaker_name
 from workers.speech.chunking import clock as _clock
+from workers.speech.speakers import default_name
 
 register = template.Library()
 
@@ -27,9 +29,14 @@ def clock(seconds) -> str:
 
 @register.simple_tag
 def segment_items(
-    segments: list[dict], timestamps: bool, language: str = "", task: str = "transcribe"
+    segments: list[dict],
+    timestamps: bool,
+    language: str = "",
+    task: str = "transcribe",
+    speakers: dict | None = None,
 ) -> SafeString:
-    """The detail page's <li> per segment: data-start/end for seeking, the time, the text.
+    """The detail page's <li> per segment: data-start/end for seeking, the time, the
+    speaker (their colour's class and name, where speakers were labelled), the text.
     A segment spoken in another language than the transcript's main one is marked so,
     and its text carries its `lang` (not where it was translated to English)."""
     out = []
@@ -43,9 +50,13 @@ def segment_items(
             else ""
         )
         lang = f' lang="{spoken}"' if spoken and task != "translate" else ""
+        colour, who = "", ""
+        if s.get("speaker"):
+            colour = f" {speaker_class(s['speaker'])}".rstrip()
+            who = f'<span class="speaker">{escape(speaker_name(s, speakers))}</span>'
         out.append(
-            f'<li class="segment" data-start="{start}" data-end="{escape(str(s.get("end", "")))}" tabindex="0">'
-            f'{time}{mark}<span class="text"{lang}>{escape(s.get("text", ""))}</span></li>\n'
+            f'<li class="segment{colour}" data-start="{start}" data-end="{escape(str(s.get("end", "")))}" '
+            f'tabindex="0">{time}{who}{mark}<span class="text"{lang}>{escape(s.get("text", ""))}</span></li>\n'
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 
@@ -77,3 +88,16 @@ def words_data(segments: list[dict]) -> SafeString:
     data = json.dumps(words, separators=(",", ":"))
     data = data.replace("&", "\\u0026").replace("<", "\\u003C").replace(">", "\\u003E")
     return mark_safe(f'<script id="words" type="application/json">{data}</script>')  # noqa: S308 - escaped above
+
+
+@register.filter
+def speaker_class(speaker_id: str | None) -> str:
+    """ "S3" -> "speaker-3": eight colours in style.css, reused past the eighth speaker."""
+    if not speaker_id or not str(speaker_id)[1:].isdigit():
+        return ""
+    return f"speaker-{(int(str(speaker_id)[1:]) - 1) % 8 + 1}"
+
+
+@register.filter
+def default_speaker(speaker_id: str) -> str:
+    return default_name(speaker_id)

@@ -7,6 +7,7 @@ PATH may be a key in the bucket (`audio/…`).
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 
@@ -22,6 +23,7 @@ from transcripts.pipeline.run import run
 from workers.speech import models
 from workers.speech.audio import AudioError, probe
 from workers.speech.engines import EngineError, TranscribeOptions
+from workers.speech.speakers import SpeakerCount, SpeakersError
 
 
 class Command(BaseCommand):
@@ -35,6 +37,14 @@ class Command(BaseCommand):
         parser.add_argument("--translate", action="store_true", help="translate the speech to English")
         parser.add_argument("--prompt", help="names, jargon and spellings to expect")
         parser.add_argument("--words", action="store_true", help="word-level timestamps (json)")
+        parser.add_argument(
+            "--speakers",
+            nargs="?",
+            const="auto",
+            metavar="N|MIN-MAX",
+            help="label speakers; alone: count found automatically, or exactly N, or MIN-MAX",
+        )
+        parser.add_argument("-o", "--output", metavar="FILE", help="write the transcript to FILE")
         parser.add_argument("--id", dest="transcript_id", help="transcribe a stored transcript now")
         parser.add_argument(
             "--recover", action="store_true", help="requeue transcripts whose worker vanished"
@@ -51,7 +61,7 @@ class Command(BaseCommand):
                 self._transcribe_path(opts)
             else:
                 raise CommandError("give a PATH to transcribe, --id UUID or --recover")
-        except (AudioError, EngineError) as exc:
+        except (AudioError, EngineError, SpeakersError) as exc:
             raise CommandError(str(exc)) from exc
 
     def _transcribe_path(self, opts) -> None:
@@ -71,24 +81,37 @@ class Command(BaseCommand):
         return self._transcribe_file(path, os.path.basename(path), opts)
 
     def _transcribe_file(self, path: str, title: str, opts) -> None:
+        # Checked before the work: a binary format must not be sprayed on a terminal after minutes.
+        if opts["format"] in exports.BINARY and not opts["output"] and self.stdout.isatty():
+            raise CommandError(f"{opts['format']} is a binary format: give -o FILE or redirect the output.")
+        speakers = SpeakerCount.parse(opts["speakers"]) if opts["speakers"] else None
         info = probe(
             path, max_seconds=settings.MAX_AUDIO_MINUTES * 60, min_seconds=settings.MIN_AUDIO_SECONDS
         )
-        options = self._options(opts)
+        options = self._options(opts, speakers)
         engine = engine_for(opts["model"])
         result = engine.transcribe(path, options, self._progress(info.duration))
         self._clear_progress()
-        self.stdout.write(exports.render(exports.Document.of(title, result), opts["format"]), ending="")
+        body = exports.render(exports.Document.of(title, result), opts["format"])
         if opts["format"] == "json":
-            self.stdout.write("")
+            body += "\n"
+        if opts["output"] or isinstance(body, bytes):
+            self.stdout.flush()
+            _write(body, opts["output"])
+        else:
+            self.stdout.write(body, ending="")
 
-    def _options(self, opts) -> TranscribeOptions:
+    def _options(self, opts, speakers: SpeakerCount | None = None) -> TranscribeOptions:
         """Only what the model can do: a language or task it lacks is refused before any work."""
         task = "translate" if opts["translate"] else "transcribe"
         models.check(model_info(opts["model"]), opts["language"], task)
         prompt = (opts["prompt"] or "").strip() or None
         return TranscribeOptions(
-            language=opts["language"], word_timestamps=opts["words"], task=task, prompt=prompt
+            language=opts["language"],
+            word_timestamps=opts["words"],
+            task=task,
+            prompt=prompt,
+            speakers=speakers,
         )
 
     def _run_stored(self, transcript_id: str) -> None:
@@ -127,3 +150,18 @@ class Command(BaseCommand):
     def _clear_progress(self) -> None:
         if getattr(self, "_shown", False):
             self.stderr.write("\r\033[K", style_func=str, ending="")
+
+
+def _write(body: str | bytes, output: str | None) -> None:
+    """A file's bytes to FILE, or to stdout as they are (DOCX must not go through a text stream)."""
+    data = body.encode() if isinstance(body, str) else body
+    if output:
+        try:
+            with open(output, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise CommandError(f"{output}: cannot write: {exc.strerror or exc}") from exc
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

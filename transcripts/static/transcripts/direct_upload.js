@@ -65,11 +65,11 @@
         status.textContent = "Registering…";
         var reg = new FormData();
         reg.append("token", grant.token);
-        ["title", "language", "prompt"].forEach(function (name) {
+        ["title", "language", "prompt", "speaker_count"].forEach(function (name) {
           var field = form.elements[name];
           if (field) reg.append(name, field.value);
         });
-        ["word_timestamps", "translate"].forEach(function (name) {
+        ["word_timestamps", "translate", "label_speakers"].forEach(function (name) {
           var box = form.elements[name];
           if (box && box.checked) reg.append(name, "on");
         });

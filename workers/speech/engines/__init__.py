@@ -8,6 +8,7 @@ app's choice (transcripts/engines.py builds them from settings).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from workers.speech.chunking import Span
-    from workers.speech.speakers import SpeakerCount
 
 Progress = Callable[[float], None]
 
@@ -64,6 +64,8 @@ class TranscriptionResult:
     timings: dict[str, float] = field(default_factory=dict)
     # Every language found -> the model's confidence (None where it gave none), main one first.
     languages: dict[str, float | None] = field(default_factory=dict)
+    # Speaker id -> display name ("S1" -> "Speaker 1"); None where speakers were not asked for.
+    speakers: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -74,6 +76,8 @@ class TranscriptionResult:
             seg["language"] = seg["language"] or self.language
         if not data["languages"] and self.language:
             data["languages"] = {self.language: None}
+        if data["speakers"] is None:
+            del data["speakers"]
         return data
 
 
@@ -96,6 +100,49 @@ class EngineError(Exception):
 class TransientError(Exception):
     """A failure that may pass (an engine asking to be retried, a service briefly away):
     raised out of a Lambda task so that Lambda's async retry runs it again."""
+
+
+MAX_SPEAKERS = 10
+
+
+class SpeakersError(EngineError):
+    """Diarization cannot run as asked; the message is for the person who asked."""
+
+
+@dataclass(frozen=True)
+class SpeakerCount:
+    """How many speakers to look for: exactly N when `min == max`, else found in the range."""
+
+    min: int = 1
+    max: int = MAX_SPEAKERS
+
+    @property
+    def exact(self) -> int | None:
+        return self.min if self.min == self.max else None
+
+    @classmethod
+    def parse(cls, text: str | None) -> SpeakerCount:
+        """'' or 'auto' -> found automatically; '2' -> exactly two; '2-4' -> two to four."""
+        text = (text or "").strip().lower()
+        if text in ("", "auto"):
+            return cls()
+        match = re.fullmatch(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?", text)
+        if not match:
+            raise SpeakersError(
+                f"{text!r} is not a number of speakers: give a number (2) or a range (2-4), or leave it empty."
+            )
+        low = int(match[1])
+        high = int(match[2]) if match[2] else low
+        if low < 1 or high < low:
+            raise SpeakersError(f"{text!r}: the range must go from at least 1 up to a larger number.")
+        if high > MAX_SPEAKERS:
+            raise SpeakersError(f"{text!r}: at most {MAX_SPEAKERS} speakers can be told apart.")
+        return cls(low, high)
+
+    def __str__(self) -> str:
+        if self == SpeakerCount():
+            return "auto"
+        return str(self.exact) if self.exact else f"{self.min}-{self.max}"
 
 
 class Engine(Protocol):

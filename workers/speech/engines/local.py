@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +32,8 @@ from . import (
     PartCache,
     Progress,
     Segment,
+    SpeakerCount,
+    SpeakersError,
     TranscribeOptions,
     TranscriptionResult,
     Word,
@@ -40,6 +42,10 @@ from . import (
 )
 
 log = logging.getLogger(__name__)
+
+# Labels the segments of the audio at a path with speaker ids and returns id -> name
+# (workers.speech.speakers.label); given by the app, so this module loads no torch.
+Diarizer = Callable[[str, list[Segment], SpeakerCount], dict[str, str]]
 
 
 class LocalEngine:
@@ -56,8 +62,10 @@ class LocalEngine:
         window_seconds: float = 600.0,
         models_dir: str | Path = "var/models",
         allow_download: bool = False,
+        diarizer: Diarizer | None = None,
     ):
         self.model_name = model
+        self.diarizer = diarizer
         self.models_dir = Path(models_dir)
         self.allow_download = allow_download
         self._folder: str | None = None
@@ -108,6 +116,15 @@ class LocalEngine:
         else:
             segments, language, duration = self._windowed(path, options, progress, parts, total)
         languages = languages_of(segments)
+        timings = {"transcribe": round(time.monotonic() - started, 3)}
+        speakers = None
+        if options.speakers:
+            if self.diarizer is None:
+                raise SpeakersError(
+                    "Speaker labels are not available: this engine was built without a diarizer."
+                )
+            speakers = self.diarizer(path, segments, options.speakers)
+            timings["speakers"] = round(time.monotonic() - started - timings["transcribe"], 3)
         return TranscriptionResult(
             text=join_text(segments),
             language=next(iter(languages), language),
@@ -115,8 +132,9 @@ class LocalEngine:
             segments=segments,
             model=self.model_name,
             engine=self.name,
-            timings={"transcribe": round(time.monotonic() - started, 3)},
+            timings=timings,
             languages=languages,
+            speakers=speakers,
         )
 
     def _by_language(self, audio, options: TranscribeOptions, progress, total: float, offset: float = 0.0):

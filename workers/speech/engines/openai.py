@@ -158,13 +158,13 @@ class OpenAIEngine:
             if not result.timestamps and result.segments:
                 result.segments[0].end = result.duration
             result.timings = {"transcribe": round(time.monotonic() - started, 3)}
-            return result
+            return _with_speakers(result, options)
         with tempfile.TemporaryDirectory(prefix="openai-", dir=os.getenv("WORK_DIR") or None) as work:
             pieces = chunking.split(path, info.duration, self.chunk_seconds, work)
             results = self.transcribe_pieces(pieces, options, progress, parts)
         merged = merge(results, pieces, info.duration)
         merged.timings = {"transcribe": round(time.monotonic() - started, 3), "parts": len(pieces)}
-        return merged
+        return _with_speakers(merged, options)
 
     def model_for(self, options: TranscribeOptions) -> str:
         """The model that can do what `options` ask, or a clear EngineError."""
@@ -373,6 +373,15 @@ class OpenAIEngine:
             engine=self.name,
             timestamps=timestamps,
         )
+
+
+def _with_speakers(result: TranscriptionResult, options: TranscribeOptions) -> TranscriptionResult:
+    """Where speakers were asked for, the result names those heard (id -> "Speaker N"), as the local engine's does."""
+    if options.speakers is not None:
+        from workers.speech.speakers import heard
+
+        result.speakers = heard(result.segments)
+    return result
 
 
 def _api_message(exc) -> str:
