@@ -277,6 +277,7 @@ class Transcript(models.Model):
         found = self.languages or ({self.language: None} if self.language else {})
         return [(code, name(code), p) for code, p in found.items()]
 
+    @property
     def speaker_count(self):
         """The SpeakerCount asked for at upload, or None where no speaker labels were asked."""
         from workers.speech.speakers import SpeakerCount
