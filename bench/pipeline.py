@@ -161,6 +161,13 @@ class App:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory so far (VmHWM): a real transcription included."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     def _row(self, transcript_id: str) -> dict:
         db = sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True)
         try:
@@ -255,6 +262,7 @@ def main() -> None:
                 print(
                     f"round {i + 1}: app {apps[-1].total:.2f} s, faster-whisper {bases[-1]:.2f} s", flush=True
                 )
+            print(f"web process peak RSS after every round: {app.peak_rss_mb():.0f} MB", flush=True)
         finally:
             app.stop()
 
