@@ -281,7 +281,8 @@ def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
                 cut = pause_near_end(samples[:size])
                 yield offset, samples[:cut]
                 offset += cut / SAMPLE_RATE
-                pending, count = [samples[cut:]], len(samples) - cut
+                # A copy, so the window just handed out is freed once it is done with.
+                pending, count = [samples[cut:].copy()], len(samples) - cut
         for f in resampler.resample(None):
             pending.append(_floats(f))
     if pending and sum(len(p) for p in pending):
