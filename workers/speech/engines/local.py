@@ -155,6 +155,8 @@ class LocalEngine:
         started = time.monotonic()
         # Measured, not declared: only progress depends on it, and it reads packets, not samples.
         total = measured_duration(path)
+        if total <= self.window_seconds:
+            parts = None  # one window: nothing to resume, so nothing to keep in storage
         segments: list[Segment] = []
         languages: list[str] = []
         carried: list[int] = []
