@@ -1,5 +1,7 @@
-# `make run`: set up and serve the app on http://127.0.0.1:8000 (SQLite, local files, local Whisper).
+# `make run`: set up and serve the app on http://127.0.0.1:8000 (SQLite, local files, local Whisper)
+# as a product: gunicorn, DEBUG off, a secret key kept in var/ (scripts/serve).
 # `make test`: set up and run the test suite (SQLite; PostgreSQL when DATABASE_URL is set).
+# `make test QUICK=1`: leave out the slow and browser tests (CI runs everything).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,20 +16,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v 0
 	@echo ""
 	@echo "  Meeting Noter is at http://$(HOST)/"
 	@echo "  New here? Create an account at http://$(HOST)/accounts/signup/ and sign in."
 	@echo "  Admin: $(PY) manage.py createsuperuser, then http://$(HOST)/admin/"
 	@echo ""
-	$(PY) manage.py runserver --noreload $(HOST)
+	PY=$(PY) HOST=$(HOST) ./scripts/serve
 
 test: $(VENV)/.installed
 	./scripts/system-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(QUICK),-m "not slow and not browser") $(PYTEST_ARGS)
 
 lint:
 	$(PY) -m ruff check --fix .

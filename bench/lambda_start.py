@@ -39,8 +39,8 @@ app = get_wsgi_application()  # settings, apps, models, middleware
 t1 = time.perf_counter()
 from django.urls import resolve
 resolve("/")  # imports the URLconf and every view module, as the first request would
-import workers.events, workers.arrivals, workers.results, workers.sweeper, workers.errors
-import transcripts.tasks, transcripts.direct_upload
+import workers.events, workers.sweeper, workers.errors, transcripts.arrivals
+import transcripts.pipeline.dispatch, transcripts.direct_upload
 t2 = time.perf_counter()
 print(json.dumps({"django": t1 - t0, "total": t2 - t0, "modules": len(sys.modules)}))
 """

@@ -244,7 +244,7 @@ def upload_child(megabytes: float) -> None:
         return status[0], elapsed
 
     # Transcription is not what is measured here: the dispatch after commit does nothing.
-    with mock.patch("transcripts.tasks.dispatch"):
+    with mock.patch("transcripts.signals.dispatch"):
         post(REPO / "tests" / "fixtures" / "short.wav")  # rejected (too short), but warms every import
         audio = make_tone(OUT / f"tone-{megabytes:g}mb.wav", megabytes)
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS

@@ -4,29 +4,81 @@ SQLite, local files and the bundled Whisper model with no network."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# A malformed value stops start-up with one line naming the variable (manage.py prints
+# it without a traceback) instead of being read as a default: DEBUG=ture is not False.
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _env(name: str, default: str) -> str:
+    return os.getenv(name, "").strip() or default
+
 
 def envbool(name: str, default: str = "False") -> bool:
-    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+    value = _env(name, default).lower()
+    if value not in _TRUE + _FALSE:
+        raise ImproperlyConfigured(f"{name}={os.getenv(name)!r} is not a yes/no value: use true or false.")
+    return value in _TRUE
 
 
 def envint(name: str, default: str) -> int:
-    return int(os.getenv(name, default))
+    try:
+        return int(_env(name, default))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.getenv(name)!r} is not a whole number.") from None
+
+
+def envfloat(name: str, default: str) -> float:
+    try:
+        return float(_env(name, default))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.getenv(name)!r} is not a number.") from None
+
+
+def _kept_secret_key(data_dir: Path) -> str:
+    """A key generated on first start and kept, owner-only, in the data directory, so
+    sessions survive restarts and no key is ever committed or shared between installs."""
+    from django.core.management.utils import get_random_secret_key
+
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(get_random_secret_key())
+        try:
+            os.link(tmp, path)  # atomic: of two processes starting at once, one key wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ImproperlyConfigured(f"{path} holds no usable secret key: delete it to make a new one.")
+    return key
 
 
 ON_LAMBDA = bool(os.getenv("AWS_LAMBDA_FUNCTION_NAME"))
+DATA_DIR = Path(_env("DATA_DIR", str(BASE_DIR / "var")))
 
-DEBUG = envbool("DEBUG", "False" if ON_LAMBDA else "True")
+# Off unless asked for: `make run` serves the product, and debug pages list URL
+# patterns and settings. Set DEBUG=true while developing.
+DEBUG = envbool("DEBUG", "False")
 SECRET_KEY = os.getenv("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-local-development-key"
+    if ON_LAMBDA:  # every container must share one key, and Lambda's disk is not kept
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set on Lambda (zappa_settings.json or its remote env)."
+        )
+    SECRET_KEY = _kept_secret_key(DATA_DIR)
 ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -37,6 +89,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "ninja",  # serves the API docs page's Swagger UI from static files, not a CDN
     "transcripts",
 ]
 
@@ -48,7 +102,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any later middleware or view reads the body (CSRF reads request.POST).
+    "project.middleware.refuse_oversized_body",
+    "project.middleware.content_security_policy",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -69,7 +128,6 @@ TEMPLATES = [
     },
 ]
 
-DATA_DIR = Path(os.getenv("DATA_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
@@ -86,9 +144,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # "Summer2026": a common password with digits or symbols added is still a guess.
+    {"NAME": "transcripts.passwords.CommonWordWithSuffixValidator"},
 ]
+# Sign-in throttling (django-axes, counted in the database so every process and Lambda
+# container sees the same count): after LOGIN_FAILURE_LIMIT failures for one account, or
+# from one address, sign-in is refused, even with the right password, for
+# LOGIN_COOLOFF_MINUTES after the last failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envfloat("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "transcripts.views.signin_throttled"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "transcript_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -140,7 +216,7 @@ STORAGES = {
 # Uploads: stream to a temporary file rather than holding them in memory.
 MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", "500")
 MAX_AUDIO_MINUTES = envint("MAX_AUDIO_MINUTES", "240")
-MIN_AUDIO_SECONDS = float(os.getenv("MIN_AUDIO_SECONDS", "0.5"))
+MIN_AUDIO_SECONDS = envfloat("MIN_AUDIO_SECONDS", "0.5")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = os.getenv("FILE_UPLOAD_TEMP_DIR") or None
@@ -160,21 +236,24 @@ WHISPER_BEAM_SIZE = envint("WHISPER_BEAM_SIZE", "5")
 OPENAI_API_KEY = os.getenv("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.getenv("OPENAI_BASE_URL") or None
 OPENAI_TRANSCRIBE_MODEL = os.getenv("OPENAI_TRANSCRIBE_MODEL", "whisper-1")
-OPENAI_TIMEOUT_SECONDS = float(os.getenv("OPENAI_TIMEOUT_SECONDS", "120"))
+OPENAI_TIMEOUT_SECONDS = envfloat("OPENAI_TIMEOUT_SECONDS", "120")
+# A request may also take this long per second of audio the server has to get through
+# first (its own and what is already in flight): slow self-hosted servers serve one at a time.
+OPENAI_TIMEOUT_PER_AUDIO_SECOND = envfloat("OPENAI_TIMEOUT_PER_AUDIO_SECOND", "1.0")
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", "4")
 OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "8")
 # Long audio (docs/openai.md): the openai engine cuts audio longer than this into parts
 # of at most this length, at pauses; each part is ~1.4 MB of Opus, far below the 25 MB limit.
-OPENAI_CHUNK_SECONDS = float(os.getenv("OPENAI_CHUNK_SECONDS", "600"))
+OPENAI_CHUNK_SECONDS = envfloat("OPENAI_CHUNK_SECONDS", "600")
 # The local engine streams audio and transcribes it in windows of about this length, each
 # cut in a pause, so its memory does not grow with the recording (BENCHMARKS.md, memory).
-CHUNK_LOCAL_WINDOW_SECONDS = float(os.getenv("CHUNK_LOCAL_WINDOW_SECONDS", "300"))
+CHUNK_LOCAL_WINDOW_SECONDS = envfloat("CHUNK_LOCAL_WINDOW_SECONDS", "300")
 # > 0: faster-whisper's batched pipeline with this batch size, an opt-in "fast" mode that
 # costs accuracy (README, BENCHMARKS.md); 0 decodes sequentially.
 WHISPER_BATCH_SIZE = envint("WHISPER_BATCH_SIZE", "0")
 # On Lambda, audio longer than this is transcribed as parts, one @task invocation each,
 # at most CHUNK_TASK_LANES at a time (OPENAI_MAX_CONCURRENCY for the openai engine).
-CHUNK_TASK_THRESHOLD_SECONDS = float(os.getenv("CHUNK_TASK_THRESHOLD_SECONDS", "1800"))
+CHUNK_TASK_THRESHOLD_SECONDS = envfloat("CHUNK_TASK_THRESHOLD_SECONDS", "1800")
 CHUNK_TASK_LANES = envint("CHUNK_TASK_LANES", "4")
 
 # Background work: "thread" runs a bounded in-process executor (local default),
@@ -187,9 +266,24 @@ TRANSCRIBE_WORKERS = envint("TRANSCRIBE_WORKERS", "1")
 TRANSCRIBE_LEASE_SECONDS = envint("TRANSCRIBE_LEASE_SECONDS", "300")
 TRANSCRIBE_MAX_ATTEMPTS = envint("TRANSCRIBE_MAX_ATTEMPTS", "3")
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# API Gateway serves HTTPS only; `make run` serves plain HTTP on 127.0.0.1 (set
+# SECURE_COOKIES=true behind an HTTPS proxy).
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True" if ON_LAMBDA else "False")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# APIs (transcripts/api/, README "API"): requests per key per minute; the OpenAI-compatible
+# endpoint's body limit and how long it waits for a result (API Gateway cuts a request
+# at 29 s and Lambda a body at 6 MB: past these it answers 413/504 and points to /api/v1/).
+API_RATE_LIMIT_PER_MINUTE = envint("API_RATE_LIMIT_PER_MINUTE", "120")
+OPENAI_COMPAT_MAX_MB = envfloat("OPENAI_COMPAT_MAX_MB", "4" if ON_LAMBDA else "25")
+OPENAI_COMPAT_WAIT_SECONDS = envfloat("OPENAI_COMPAT_WAIT_SECONDS", "25" if ON_LAMBDA else "600")
+# Webhooks never go to loopback, private, link-local or metadata addresses unless a network
+# is listed here (e.g. "127.0.0.1/32"); failed deliveries are retried for this long.
+WEBHOOK_ALLOWED_NETWORKS = [n for n in os.getenv("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n]
+WEBHOOK_RETRY_SECONDS = envfloat("WEBHOOK_RETRY_SECONDS", "600")
+WEBHOOK_FIRST_RETRY_SECONDS = envfloat("WEBHOOK_FIRST_RETRY_SECONDS", "5")
+WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", "10")
+
 
 LOGGING = {
     "version": 1,
@@ -201,5 +295,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "faster_whisper": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # The dev server's access log: a line per status poll drowns what matters;
+        # 4xx/5xx answers are WARNING/ERROR and still show.
+        "django.server": {"level": "WARNING"},
     },
 }

@@ -2,8 +2,8 @@
 own handler built from `zappa save-python-settings-file dev`, and events shaped
 the way S3, API Gateway and Zappa's async invoke shape them.
 
-Fixtures live here rather than in conftest.py; a test module uses one by
-assigning it at module level (`s3 = aws_helpers.s3`).
+The fixtures are shared through conftest.py, which imports them: a test asks
+for one by name.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workers.speech.engines import TranscriptionResult
-
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's account id, and the placeholder in zappa_settings.json
 REGION = "us-east-1"
@@ -33,32 +31,6 @@ DEPLOY_BUCKET = f"zappa-deploy-{ACCOUNT}-{REGION}"
 FUNCTION = "meeting-noter-dev"
 API_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
 WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
-
-
-class CountedEngine:
-    """The real local engine, counting its runs: delivery tests assert how many
-    transcriptions happened, however many triggers arrived."""
-
-    name = "local"
-
-    def __init__(self):
-        from workers.speech.engines import get_engine
-
-        self.engine = get_engine("local")  # built once per process, model loaded once
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-
-    def transcribe(self, path, options, progress=None, **kwargs) -> TranscriptionResult:
-        with self._lock:
-            self.calls.append(path)
-        return self.engine.transcribe(path, options, progress, **kwargs)
-
-
-@pytest.fixture
-def counted_engine(monkeypatch) -> CountedEngine:
-    engine = CountedEngine()
-    monkeypatch.setattr("transcripts.tasks.get_engine", lambda: engine)
-    return engine
 
 
 def zappa_stage(stage: str = "dev") -> dict:
@@ -80,20 +52,22 @@ def aws_credentials(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
-def use_s3_storage(settings, endpoint_url: str | None = None) -> None:
-    """Point django-storages and workers.store at BUCKET (moto)."""
+def use_s3_storage(
+    settings, endpoint_url: str | None = None, *, bucket: str = BUCKET, region: str = REGION
+) -> None:
+    """Point django-storages and transcripts.storage at `bucket` (moto)."""
     from transcripts import storage as store
 
-    settings.TRANSCRIPTS_BUCKET = BUCKET
-    settings.AWS_REGION = REGION
+    settings.TRANSCRIPTS_BUCKET = bucket
+    settings.AWS_REGION = region
     settings.AWS_S3_ENDPOINT_URL = endpoint_url
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": BUCKET,
-                "region_name": REGION,
+                "bucket_name": bucket,
+                "region_name": region,
                 "endpoint_url": endpoint_url,
                 "default_acl": None,
                 "querystring_auth": True,
@@ -116,6 +90,25 @@ def s3(aws_credentials, settings):
         client.create_bucket(Bucket=BUCKET)
         use_s3_storage(settings)
         yield client
+    store.client.cache_clear()
+
+
+@pytest.fixture
+def moto_server(aws_credentials, settings):
+    """moto's S3 server over HTTP on 127.0.0.1, S3 storage switched on: for tests where the wire matters."""
+    from moto.server import ThreadedMotoServer
+
+    from transcripts import storage as store
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    client.create_bucket(Bucket=BUCKET)
+    use_s3_storage(settings, endpoint_url=endpoint)
+    yield client
+    server.stop()
     store.client.cache_clear()
 
 

@@ -4,13 +4,17 @@ It checks what the real one checks (key, size, extension, model, response format
 decodes what it receives with PyAV, and answers with one segment per stretch of
 sound it heard, saying where in the upload it heard it, so that merged results
 can be checked against the audio. It can be told to fail, throttle, stall or
-answer nonsense, per request or per uploaded file name.
+answer nonsense, per request or per uploaded file name, and to serve one request at
+a time, as a self-hosted Whisper on a CPU does: such a server keeps working on a
+request whose client has given up, so `most_copies` counts copies of one file it held
+at once, abandoned ones included.
 """
 
 from __future__ import annotations
 
 import email.parser
 import email.policy
+import hashlib
 import io
 import json
 import threading
@@ -23,17 +27,21 @@ import numpy as np
 
 LIMIT_BYTES = 26_214_400
 EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
-MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize")
+PATHS = ("/v1/audio/transcriptions", "/v1/audio/translations")
 
 
 @dataclass
 class Seen:
     filename: str
     fields: dict[str, list[str]]
+    path: str
     size: int
     duration: float | None = None
     status: int = 200
     started: float = 0.0
+    # When the work began: later than `started` where the request waited its turn.
+    worked: float = 0.0
     finished: float = 0.0
 
 
@@ -43,6 +51,10 @@ class Behaviour:
     # Seconds of work per second of audio received: a server slower with longer audio.
     seconds_per_audio_second: float = 0.0
     delay: float = 0.0
+    # One request at a time; the others wait in line, as on a server with one model on a CPU.
+    serial: bool = False
+    # Extra seconds of work for the next requests per file-name fragment: {"part-2": [5.0]}.
+    stall: dict[str, list[float]] = field(default_factory=dict)
     # Answers queued per file-name fragment: e.g. {"part-3": [500, 500]} fails the first two
     # requests for part 3; "always" fails every one. "*" matches every file.
     fail: dict[str, list[int] | str] = field(default_factory=dict)
@@ -62,7 +74,11 @@ class FakeOpenAI:
         self.seen: list[Seen] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.copies: dict[str, int] = {}
+        self.most_copies = 0
         self._lock = threading.Lock()
+        self._line = _Line()
+        self._decoded: dict[bytes, tuple[float, list[tuple[float, float]]]] = {}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -81,6 +97,27 @@ class FakeOpenAI:
 
     def ok(self) -> list[Seen]:
         return [s for s in self.seen if s.status == 200]
+
+    def _stall(self, filename: str) -> float:
+        with self._lock:
+            for fragment, plan in self.behaviour.stall.items():
+                if (fragment == "*" or fragment in filename) and plan:
+                    return plan.pop(0)
+        return 0.0
+
+    def _heard(self, audio: bytes) -> tuple[float, list[tuple[float, float]]]:
+        """What `_listen` makes of this upload, decoded once: this server shares its client's
+        two cores, where a real one decodes on its own machine (the time it takes stays
+        proportional to the audio either way)."""
+        key = hashlib.sha256(audio).digest()
+        if key not in self._decoded:
+            self._decoded[key] = _listen(audio)
+        return self._decoded[key]
+
+    def _hold(self, filename: str, delta: int) -> None:
+        with self._lock:
+            self.copies[filename] = self.copies.get(filename, 0) + delta
+            self.most_copies = max(self.most_copies, self.copies[filename])
 
     def _next_failure(self, filename: str) -> int | None:
         with self._lock:
@@ -120,8 +157,11 @@ class FakeOpenAI:
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting; the work was done all the same
 
             def _error(self, seen: Seen | None, status: int, message: str, param=None, headers=None) -> None:
                 if seen:
@@ -135,15 +175,27 @@ class FakeOpenAI:
                 started = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                if self.path.rstrip("/") != "/v1/audio/transcriptions":
+                if self.path.rstrip("/") not in PATHS:
                     return self._error(None, 404, f"Unknown path {self.path}")
                 if self.headers.get("Authorization") != f"Bearer {b.key}":
                     sent = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                     shown = sent if b.echo_key else sent[:3] + "***"
                     return self._error(None, 401, f"Incorrect API key provided: {shown}.")
                 fields, filename, audio = _multipart(self.headers.get("Content-Type", ""), body)
-                seen = Seen(filename, fields, len(audio), started=started)
+                seen = Seen(filename, fields, self.path.rstrip("/"), len(audio), started=started)
                 server.seen.append(seen)
+                server._hold(filename, 1)
+                try:
+                    if not b.serial:
+                        return self._work(seen, fields, filename, audio)
+                    with server._line:
+                        return self._work(seen, fields, filename, audio)
+                finally:
+                    server._hold(filename, -1)
+
+            def _work(self, seen: Seen, fields: dict, filename: str, audio: bytes) -> None:
+                b = server.behaviour
+                seen.worked = time.monotonic()
                 if len(audio) > LIMIT_BYTES:
                     return self._error(seen, 413, f"Maximum content size limit ({LIMIT_BYTES}) exceeded.")
                 ext = filename.rpartition(".")[2].lower()
@@ -155,10 +207,19 @@ class FakeOpenAI:
                 if model not in MODELS:
                     return self._error(seen, 400, f"The model `{model}` does not exist.", "model")
                 fmt = (fields.get("response_format") or ["json"])[0]
-                if fmt in b.refuse_formats or (fmt == "verbose_json" and model != "whisper-1"):
+                translate = seen.path.endswith("/translations")
+                if translate and model != "whisper-1":
+                    return self._error(seen, 400, f"Translations are not available for `{model}`.", "model")
+                if (
+                    fmt in b.refuse_formats
+                    or (fmt == "verbose_json" and model != "whisper-1")
+                    or ((fmt == "diarized_json") != (model == "gpt-4o-transcribe-diarize"))
+                ):
                     return self._error(
                         seen, 400, f"response_format '{fmt}' is not supported.", "response_format"
                     )
+                if model == "gpt-4o-transcribe-diarize" and "prompt" in fields:
+                    return self._error(seen, 400, "Prompt is not supported for diarization.", "prompt")
                 for param in b.refuse_params:
                     if any(k.startswith(param) for k in fields):
                         return self._error(seen, 400, f"Unrecognized request argument: {param}", param)
@@ -170,20 +231,49 @@ class FakeOpenAI:
                     headers = {"Retry-After": b.retry_after} if b.retry_after and failure == 429 else None
                     return self._error(seen, failure, f"Simulated {failure} for {filename}.", headers=headers)
                 try:
-                    duration, spans = _listen(audio)
+                    duration, spans = server._heard(audio)
                 except Exception:
                     return self._error(seen, 400, "Audio file might be corrupted or unsupported.", "file")
                 seen.duration = duration
+                if (
+                    model == "gpt-4o-transcribe-diarize"
+                    and duration > 30
+                    and "chunking_strategy" not in fields
+                ):
+                    return self._error(
+                        seen,
+                        400,
+                        "chunking_strategy is required for audio longer than 30 seconds.",
+                        "chunking_strategy",
+                    )
                 # Time proportional to the audio, decoding included: a real server decodes on its
                 # own machine, not on the 2 cores this one shares with its client.
-                time.sleep(
-                    max(b.delay + b.seconds_per_audio_second * duration - (time.monotonic() - started), 0)
-                )
+                work = b.delay + b.seconds_per_audio_second * duration + server._stall(filename)
+                time.sleep(max(work - (time.monotonic() - seen.worked), 0))
                 seen.finished = time.monotonic()
                 words = "word" in fields.get("timestamp_granularities[]", [])
-                self._answer(*_render(fmt, duration, spans, filename, words))
+                self._answer(*_render(fmt, duration, spans, filename, words, translate))
 
         return Handler
+
+
+class _Line:
+    """Requests served one at a time in the order they came, as a server's queue does."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._taken = self._served = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            mine = self._taken
+            self._taken += 1
+            self._cond.wait_for(lambda: self._served == mine)
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._served += 1
+            self._cond.notify_all()
 
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], str, bytes]:
@@ -245,10 +335,13 @@ def _listen(audio: bytes) -> tuple[float, list[tuple[float, float]]]:
     return duration, spans
 
 
-def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tuple[int, str, str]:
+def _render(
+    fmt: str, duration: float, spans, filename: str, words: bool, translate: bool = False
+) -> tuple[int, str, str]:
     segments = []
+    said = "translated sound" if translate else "sound"
     for i, (start, end) in enumerate(spans):
-        text = f"sound {i + 1} at {start:.2f} of {duration:.2f} in {filename}"
+        text = f"{said} {i + 1} at {start:.2f} of {duration:.2f} in {filename}"
         seg = {"id": i, "start": round(start, 2), "end": round(end, 2), "text": " " + text}
         segments.append(seg)
     text = " ".join(s["text"].strip() for s in segments)
@@ -256,7 +349,16 @@ def _render(fmt: str, duration: float, spans, filename: str, words: bool) -> tup
         return 200, text, "text/plain"
     if fmt == "json":
         return 200, json.dumps({"text": text}), "application/json"
-    doc = {"task": "transcribe", "language": "english", "duration": round(duration, 3), "text": text}
+    if fmt == "diarized_json":
+        # Two people taking turns, labelled as the API labels unknown speakers.
+        turns = [
+            {**s, "id": f"seg_{i}", "speaker": "AB"[i % 2], "type": "transcript.text.segment"}
+            for i, s in enumerate(segments)
+        ]
+        doc = {"task": "transcribe", "duration": round(duration, 3), "text": text, "segments": turns}
+        return 200, json.dumps(doc), "application/json"
+    task = "translate" if translate else "transcribe"
+    doc = {"task": task, "language": "english", "duration": round(duration, 3), "text": text}
     doc["segments"] = segments
     if words:
         doc["words"] = []
@@ -379,13 +481,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--key", default="sk-test-key")
     parser.add_argument("--seconds-per-audio-second", type=float, default=0.0)
+    parser.add_argument("--serial", action="store_true", help="serve one request at a time")
     args = parser.parse_args()
-    with FakeOpenAI(
-        Behaviour(key=args.key, seconds_per_audio_second=args.seconds_per_audio_second)
-    ) as server:
+    behaviour = Behaviour(
+        key=args.key, seconds_per_audio_second=args.seconds_per_audio_second, serial=args.serial
+    )
+    with FakeOpenAI(behaviour) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin
-        print(len(server.ok()), flush=True)
+        print(json.dumps({"answered": len(server.ok()), "received": len(server.seen)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -38,13 +38,15 @@ def read_aloud(path: Path, seconds: float, *, speed: int = 165, once: bool = Fal
                 total += c.duration / av.time_base + 1.0
             pause = Path(tmp) / f"s{i:04d}.wav"
             subprocess.run(
-                ["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(pause), "trim", "0", "1.0"],
+                ["sox", "-R", "-n", "-r", "22050", "-c", "1", "-b", "16", str(pause), "trim", "0", "1.0"],
                 check=True,
             )
             pieces += [str(wav), str(pause)]
             spoken.append(text)
             i += 1
-        subprocess.run(["sox", *pieces, "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True)
+        # -R here and for the pauses: dither from a fixed seed, so the same text makes the
+        # same audio and a word error rate measured on it repeats.
+        subprocess.run(["sox", "-R", *pieces, "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True)
     return " ".join(spoken)
 
 

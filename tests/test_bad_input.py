@@ -107,6 +107,7 @@ def test_a_hostile_title_is_escaped_on_the_pages(alice_client, post_upload):
         assert "&lt;script&gt;" in body
 
 
+@pytest.mark.slow
 def test_ten_minutes_of_silence_completes_with_an_empty_transcript(alice_client, post_upload, tmp_path):
     import subprocess
 
@@ -131,7 +132,7 @@ def test_a_file_that_breaks_after_upload_fails_with_a_reason_and_keeps_the_audio
     t = Transcript.objects.get()
     audio = settings.MEDIA_ROOT / t.audio.name
     audio.write_bytes(audio.read_bytes()[:20000])
-    from transcripts.tasks import run
+    from transcripts.pipeline.run import run
 
     assert run(str(t.id)) == "failed"
     t.refresh_from_db()

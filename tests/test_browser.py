@@ -4,58 +4,13 @@ thread runner exactly as `make run` serves it."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from transcripts import tasks
-
-from .conftest import fixture_path
+from .conftest import PASSWORD, fixture_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse 1"
-
-
-@pytest.fixture
-def thread_runner(settings) -> Iterator[None]:
-    """A fresh background executor for this test, shut down before the database goes."""
-    settings.TRANSCRIBE_RUNNER = "thread"
-    previous, tasks._worker = tasks._worker, None
-    yield
-    if tasks._worker is not None:
-        tasks._worker.shutdown()
-    tasks._worker = previous
-
-
-@pytest.fixture
-def page(live_server, thread_runner, monkeypatch):
-    """A Chromium page. Playwright's sync API runs an event loop in this thread,
-    which makes Django refuse ORM calls here unless told they are safe."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1100, "height": 800})
-        context.set_default_timeout(20_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def _sign_up(page, username: str) -> None:

@@ -11,13 +11,10 @@ from transcripts.keys import transcript_key
 from transcripts.models import COMPLETED, Transcript
 from workers.events import route
 
-from . import aws_helpers
 from .aws_helpers import BUCKET, s3_event
-from .test_browser import _sign_up, page, thread_runner  # noqa: F401 - fixtures
-from .test_direct_upload_wire import moto_server  # noqa: F401 - fixture
+from .test_browser import _sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-aws_credentials = aws_helpers.aws_credentials
 
 
 def _wait_for_object(s3, key: str, seconds: float = 60) -> None:

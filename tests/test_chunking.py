@@ -6,14 +6,19 @@ import os
 
 import pytest
 
-from workers.speech import chunking, engines
+from transcripts import engines
+from transcripts.engines import get_engine
+from workers.speech import chunking
 from workers.speech.audio import probe
 from workers.speech.chunking import REQUEST_LIMIT_BYTES
-from workers.speech.engines import TranscribeOptions, get_engine
+from workers.speech.engines import TranscribeOptions
 
 from .openai_server import Behaviour, FakeOpenAI, long_speech_opus
 
 THREE_HOURS = 3 * 3600
+
+
+pytestmark = pytest.mark.slow  # the real engine on longer audio, or a process per test
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ from .conftest import fixture_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.slow  # the real engine on longer audio, or a process per test
+
 
 def transcribe(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "project.settings"}

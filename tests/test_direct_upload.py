@@ -13,15 +13,13 @@ from django.test import Client
 
 from transcripts import storage as store
 from transcripts.direct_upload import SALT
-from transcripts.models import Transcript
+from transcripts.keys import transcript_key
+from transcripts.models import COMPLETED, Transcript
+from workers import events
 
 from . import aws_helpers
-from .aws_helpers import BUCKET
+from .aws_helpers import BUCKET, s3_event
 from .conftest import fixture_path, upload_file
-
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-counted_engine = aws_helpers.counted_engine
 
 
 def start(client, name="Board meeting (final).mp3", size=25931):
@@ -65,12 +63,15 @@ def test_a_file_above_the_limit_is_refused_before_any_upload(alice_client, s3, s
 
 
 @pytest.mark.django_db
-def test_registering_creates_the_row_tags_the_object_and_dispatches(alice_client, alice, s3, counted_engine):
+def test_registering_creates_the_row_tags_the_object_and_dispatches(
+    alice_client, alice, s3, counted_engine, django_capture_on_commit_callbacks
+):
     grant = start(alice_client).json()
     s3.put_object(Bucket=BUCKET, Key=grant["key"], Body=fixture_path("speech.mp3").read_bytes())
-    with_commit = alice_client.post(
-        "/upload/direct/register/", {"token": grant["token"], "language": "en", "word_timestamps": "on"}
-    )
+    with django_capture_on_commit_callbacks() as after_commit:
+        with_commit = alice_client.post(
+            "/upload/direct/register/", {"token": grant["token"], "language": "en", "word_timestamps": "on"}
+        )
     assert with_commit.status_code == 201
     t = Transcript.objects.get(id=with_commit.json()["id"])
     assert (t.owner, t.title, t.audio.name, t.size_bytes) == (
@@ -82,10 +83,18 @@ def test_registering_creates_the_row_tags_the_object_and_dispatches(alice_client
     assert (t.language_hint, t.word_timestamps, t.source) == ("en", True, "web")
     assert with_commit.json()["url"] == f"/t/{t.id}/"
     assert store.get_tags(grant["key"]) == {"transcript-id": str(t.id)}
+    # The dispatch waits for the commit; then the (inline) runner transcribes it.
+    assert len(after_commit) == 1 and counted_engine.calls == []
+    after_commit[0]()
+    assert len(counted_engine.calls) == 1
+    # On S3 the result document's own ObjectCreated event completes the row.
+    events.route(s3_event(transcript_key(t.id)), None)
+    t.refresh_from_db()
+    assert t.status == COMPLETED and "fox" in t.text.lower()
     # A second click on the same upload answers with the same transcript.
     again = alice_client.post("/upload/direct/register/", {"token": grant["token"]})
     assert again.status_code == 200 and again.json()["id"] == str(t.id)
-    assert Transcript.objects.count() == 1
+    assert Transcript.objects.count() == 1 and len(counted_engine.calls) == 1
 
 
 @pytest.mark.django_db(transaction=True)

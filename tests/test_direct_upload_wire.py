@@ -7,35 +7,13 @@ asserts the signed policy itself, which real S3 enforces.
 
 from __future__ import annotations
 
-import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from transcripts.models import Transcript
 
-from . import aws_helpers
-from .aws_helpers import BUCKET, REGION
+from .aws_helpers import BUCKET
 from .conftest import fixture_path
-
-aws_credentials = aws_helpers.aws_credentials
-counted_engine = aws_helpers.counted_engine
-
-
-@pytest.fixture
-def moto_server(aws_credentials, settings):
-    from transcripts import storage as store
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
-    client.create_bucket(Bucket=BUCKET)
-    aws_helpers.use_s3_storage(settings, endpoint_url=endpoint)
-    yield client
-    server.stop()
-    store.client.cache_clear()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
-from workers.speech.engines.local import LocalEngine, resolve_model
+from transcripts.engines import build, get_engine
+from workers.speech.engines import EngineError, TranscribeOptions
+from workers.speech.engines.local import resolve_model
 
 from .conftest import fixture_path
 
@@ -21,7 +22,7 @@ def test_the_model_loads_once_per_process(monkeypatch, settings):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(faster_whisper, "WhisperModel", counting)
-    engine = LocalEngine.from_settings()
+    engine = build("local")
     first = engine.transcribe(str(fixture_path("speech.mp3")), TranscribeOptions())
     second = engine.transcribe(str(fixture_path("speech.ogg")), TranscribeOptions())
     assert len(loads) == 1
@@ -31,7 +32,7 @@ def test_the_model_loads_once_per_process(monkeypatch, settings):
 
 def test_segments_are_ordered_within_the_audio_and_report_progress(settings):
     seen = []
-    engine = LocalEngine.from_settings()
+    engine = build("local")
     result = engine.transcribe(str(fixture_path("two_sentences.mp3")), TranscribeOptions(), seen.append)
     starts = [s.start for s in result.segments]
     assert starts == sorted(starts)

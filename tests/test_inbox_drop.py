@@ -7,21 +7,12 @@ import json
 import pytest
 
 from transcripts import storage as store
+from transcripts.arrivals import drop_id
 from transcripts.keys import transcript_key
 from transcripts.models import COMPLETED, FAILED, Transcript
-from workers.arrivals import drop_id
 
-from . import aws_helpers
 from .aws_helpers import BUCKET, WRITES, deliver_all, invoke, s3_event
 from .conftest import fixture_path
-
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-s3_calls = aws_helpers.s3_calls
-zappa_settings_dir = aws_helpers.zappa_settings_dir
-zappa_handler = aws_helpers.zappa_handler
-async_invokes = aws_helpers.async_invokes
-counted_engine = aws_helpers.counted_engine
 
 
 def _drop(s3_client, key: str, fixture: str = "speech.mp3") -> None:

@@ -9,27 +9,24 @@ import re
 import pytest
 from zappa.asynchronous import get_func_task_path, route_lambda_task
 
+from transcripts import engines
 from transcripts.models import COMPLETED, FAILED, Transcript
-from transcripts.tasks import transcribe_parts
-from workers.speech import engines
+from transcripts.pipeline.parts import transcribe_parts
 from workers.speech.engines.local import windows
 
-from .openai_server import Behaviour, FakeOpenAI, long_speech_opus, speech_wav
+from .conftest import upload
+from .openai_server import long_speech_opus, speech_wav
 
-KEY = "sk-test-key"
+pytestmark = pytest.mark.slow  # a minute of speech per test, through the engine
 
 
 @pytest.fixture
-def server(settings, monkeypatch):
-    with FakeOpenAI(Behaviour(key=KEY)) as srv:
-        settings.TRANSCRIBE_ENGINE = "openai"
-        settings.OPENAI_API_KEY = KEY
-        settings.OPENAI_BASE_URL = srv.base_url
-        settings.OPENAI_MAX_RETRIES = 1
-        settings.OPENAI_CHUNK_SECONDS = 15
-        settings.TRANSCRIBE_MAX_ATTEMPTS = 1
-        monkeypatch.setattr(engines, "_engines", {})
-        yield srv
+def server(openai_server, settings):
+    """The fake API with few retries and 15 s parts: a minute of speech makes four."""
+    settings.OPENAI_MAX_RETRIES = 1
+    settings.OPENAI_CHUNK_SECONDS = 15
+    settings.TRANSCRIBE_MAX_ATTEMPTS = 1
+    return openai_server
 
 
 @pytest.fixture
@@ -38,13 +35,6 @@ def minute_of_speech(tmp_path):
     path = tmp_path / "minute.ogg"
     layout = long_speech_opus(str(path), 58)
     return path, layout
-
-
-def upload(client, path) -> Transcript:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    client.post("/upload/", {"audio": SimpleUploadedFile(path.name, path.read_bytes()), "title": "Long"})
-    return Transcript.objects.get()
 
 
 def work_files(settings, t) -> list[str]:
@@ -65,7 +55,7 @@ def test_a_part_that_fails_twice_then_succeeds_completes(alice_client, server, s
     settings.OPENAI_MAX_RETRIES = 2
     server.behaviour.fail = {"part-2": [500, 500]}
     path, layout = minute_of_speech
-    t = upload(alice_client, path)
+    t = upload(alice_client, path, title="Long")
     assert_complete_and_ordered(t, layout)
     assert [s.status for s in server.seen if s.filename == "part-2.ogg"] == [500, 500, 200]
     assert work_files(settings, t) == []  # working files go once the result is stored
@@ -77,7 +67,7 @@ def test_a_part_that_keeps_failing_fails_the_transcript_naming_it_and_retry_redo
 ):
     server.behaviour.fail = {"part-3": "always"}
     path, layout = minute_of_speech
-    t = upload(alice_client, path)
+    t = upload(alice_client, path, title="Long")
     assert t.status == FAILED
     assert re.match(r"Part 3 of 4 \(0:2\d–0:4\d\) failed: the transcription service kept failing", t.error)
     assert "HTTP 500" in t.error
@@ -101,7 +91,7 @@ def test_on_lambda_long_audio_runs_as_one_task_per_part(alice_client, server, se
     settings.OPENAI_MAX_CONCURRENCY = 2
     server.behaviour.fail = {"part-2": "always"}
     path, layout = minute_of_speech
-    t = upload(alice_client, path)
+    t = upload(alice_client, path, title="Long")
     assert t.status == FAILED
     assert t.error.startswith("Part 2 of 4 (")
     # Part 1 finished before part 2 failed in its chain; the other chain (parts 2 and 4)
@@ -142,7 +132,7 @@ def test_the_local_engine_transcribes_long_audio_in_windows_split_at_pauses(alic
     assert sum(len(s) for _, s in got) == pytest.approx(layout.duration * 16000, abs=16000 * 0.1)
 
     engines._engines.pop("local", None)  # built with this test's window settings
-    t = upload(alice_client, path)
+    t = upload(alice_client, path, title="Long")
     assert t.status == COMPLETED, t.error
     assert t.text.lower().count("lazy dog") == 4  # each sentence once: none lost or doubled at seams
     starts = [s["start"] for s in t.segments]

@@ -18,14 +18,8 @@ from transcripts.keys import audio_key, transcript_key
 from transcripts.models import COMPLETED, Transcript
 from workers import events
 
-from . import aws_helpers
 from .aws_helpers import BUCKET, lambda_context, s3_event
 from .conftest import fixture_path
-
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-async_invokes = aws_helpers.async_invokes
-counted_engine = aws_helpers.counted_engine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +54,7 @@ def race(*calls) -> list:
 
 def task_payload(transcript_id) -> dict:
     return {
-        "task_path": "transcripts.tasks.transcribe",
+        "task_path": "transcripts.pipeline.run.transcribe",
         "capture_response": False,
         "response_id": None,
         "args": [str(transcript_id)],

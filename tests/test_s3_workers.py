@@ -9,18 +9,15 @@ import pytest
 from botocore.exceptions import ClientError
 from django.db import OperationalError
 
+from transcripts import arrivals, models
 from transcripts import storage as store
 from transcripts.keys import audio_key, transcript_key
-from transcripts.models import COMPLETED, QUEUED, UPLOADED, Transcript
-from transcripts.tasks import TransientError
-from workers import arrivals, errors, events, results, sweeper
+from transcripts.models import COMPLETED, QUEUED, UPLOADED, Transcript, record_result
+from workers import errors, events, sweeper
+from workers.speech.engines import TransientError
 
-from . import aws_helpers
 from .aws_helpers import BUCKET, s3_event, s3_test_event
 from .conftest import fixture_path
-
-s3 = aws_helpers.s3
-aws_credentials = aws_helpers.aws_credentials
 
 
 def _row(owner, *, status=UPLOADED, name="talk.mp3", s3_client=None) -> Transcript:
@@ -43,7 +40,7 @@ def test_records_url_decode_keys_and_skip_other_events():
 
 def test_route_ignores_the_s3_test_event(monkeypatch):
     monkeypatch.setattr(arrivals, "audio_arrived", lambda key: pytest.fail("no worker should run"))
-    assert events.route(s3_test_event(), None) == {"ignored": "s3:TestEvent"}
+    assert events.route(s3_test_event(), None) == {"handled": []}  # it has no Records
 
 
 def test_route_ignores_keys_outside_the_known_prefixes(monkeypatch):
@@ -61,7 +58,7 @@ def test_route_runs_every_record_then_reraises_the_transient_failure_first(monke
         if key.endswith("slow.json"):
             raise OperationalError("database restarting")
 
-    monkeypatch.setattr(results, "record_result", worker)
+    monkeypatch.setattr(models, "record_result", worker)
     keys = ["transcripts/bad.json", "transcripts/slow.json", "transcripts/good.json"]
     with pytest.raises(OperationalError):
         events.route(s3_event(*keys), None)
@@ -74,7 +71,7 @@ def test_route_never_lets_a_type_error_escape(monkeypatch):
     def worker(key):
         raise TypeError("bug inside a worker")
 
-    monkeypatch.setattr(results, "record_result", worker)
+    monkeypatch.setattr(models, "record_result", worker)
     with pytest.raises(RuntimeError, match="bug inside a worker"):
         events.route(s3_event("transcripts/x.json"), None)
 
@@ -118,7 +115,7 @@ def test_the_exception_handler_lets_lambda_retry_only_transient_failures(exc, re
 
 
 def test_an_upload_event_before_registration_waits_for_the_register_view(s3, alice, monkeypatch):
-    monkeypatch.setattr("transcripts.tasks.dispatch", lambda tid: pytest.fail("nothing to dispatch yet"))
+    monkeypatch.setattr(arrivals, "dispatch", lambda tid: pytest.fail("nothing to dispatch yet"))
     key = audio_key(uuid.uuid4(), "talk.mp3")
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
     assert arrivals.audio_arrived(key) == "unregistered"
@@ -126,7 +123,7 @@ def test_an_upload_event_before_registration_waits_for_the_register_view(s3, ali
 
 def test_an_upload_event_tags_and_dispatches_a_waiting_row(s3, alice, monkeypatch):
     dispatched = []
-    monkeypatch.setattr("transcripts.tasks.dispatch", dispatched.append)
+    monkeypatch.setattr(arrivals, "dispatch", dispatched.append)
     t = _row(alice, s3_client=s3)
     assert arrivals.audio_arrived(t.audio.name) == "dispatched"
     assert dispatched == [t.id]
@@ -134,7 +131,7 @@ def test_an_upload_event_tags_and_dispatches_a_waiting_row(s3, alice, monkeypatc
 
 
 def test_a_late_duplicate_event_keeps_the_status_tags(s3, alice, monkeypatch):
-    monkeypatch.setattr("transcripts.tasks.dispatch", lambda tid: pytest.fail("already done"))
+    monkeypatch.setattr(arrivals, "dispatch", lambda tid: pytest.fail("already done"))
     t = _row(alice, status=COMPLETED, s3_client=s3)
     store.set_tags(t.audio.name, {"transcript-id": str(t.id), "status": "completed", "language": "en"})
     assert arrivals.audio_arrived(t.audio.name) == "skipped"
@@ -170,7 +167,7 @@ def test_the_transcript_created_worker_is_idempotent(s3, alice):
 
 @pytest.mark.django_db
 def test_a_result_for_a_deleted_transcript_is_ignored(s3):
-    assert results.record_result(transcript_key(uuid.uuid4())) is None
+    assert record_result(transcript_key(uuid.uuid4())) is None
 
 
 def test_tag_values_keep_only_what_s3_accepts():
@@ -181,7 +178,7 @@ def test_tag_values_keep_only_what_s3_accepts():
 @pytest.mark.django_db
 def test_the_scheduled_sweep_recovers_a_row_whose_worker_vanished(alice, monkeypatch):
     dispatched = []
-    monkeypatch.setattr("transcripts.tasks.dispatch", dispatched.append)
+    monkeypatch.setattr("transcripts.pipeline.dispatch.dispatch", dispatched.append)
     t = Transcript.objects.create(owner=alice, title="t", status=QUEUED, audio="audio/x/a.mp3")
     assert sweeper.recover_stale({"detail-type": "Scheduled Event"}, None) == {"recovered": [str(t.id)]}
     assert dispatched == [str(t.id)]

@@ -42,7 +42,11 @@ def test_a_text_transcript_alone_is_imported_as_completed(post_upload, alice_cli
         ("blank.srt", b"  \n\n ", "empty"),
         ("binary.txt", b"\x00\x01\x02PK", "not text"),
         ("latin1.txt", "caf\xe9 na\xefve".encode("latin-1") + b"\xff\xfe\xfa", "not UTF-8"),
-        ("broken.srt", b"1\n00:00:01,000 --> nonsense\nHi\n", "This SRT file could not be read"),
+        (
+            "broken.srt",
+            b"1\n00:00:01,000 --> nonsense\nHi\n",
+            "Cue 1 (line 1): its timing line is not two times",
+        ),
         ("notes.docx", b"PK\x03\x04", ".txt, .srt or .vtt"),
     ],
 )

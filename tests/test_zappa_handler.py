@@ -10,14 +10,12 @@ import uuid
 import pytest
 from django.middleware.csrf import _get_new_csrf_string
 
+from transcripts import arrivals, engines, models
 from transcripts import storage as store
 from transcripts.keys import audio_key, transcript_key
 from transcripts.models import COMPLETED, QUEUED, UPLOADED, Transcript
-from transcripts.tasks import TransientError
-from workers import arrivals, results
-from workers.speech.engines import EngineError
+from workers.speech.engines import EngineError, TransientError
 
-from . import aws_helpers
 from .aws_helpers import (
     ACCOUNT,
     API_HOST,
@@ -30,15 +28,7 @@ from .aws_helpers import (
     s3_event,
     s3_test_event,
 )
-from .conftest import fixture_path
-
-aws_credentials = aws_helpers.aws_credentials
-s3 = aws_helpers.s3
-s3_calls = aws_helpers.s3_calls
-zappa_settings_dir = aws_helpers.zappa_settings_dir
-zappa_handler = aws_helpers.zappa_handler
-async_invokes = aws_helpers.async_invokes
-counted_engine = aws_helpers.counted_engine
+from .conftest import CountedEngine, fixture_path
 
 
 def _signed_in(client, user) -> dict[str, str]:
@@ -126,7 +116,7 @@ def test_a_direct_upload_registered_through_api_gateway_is_transcribed_once(
 def test_s3_keys_are_url_decoded_and_every_record_of_an_event_is_handled(zappa_handler, monkeypatch):
     seen = []
     monkeypatch.setattr(arrivals, "audio_arrived", seen.append)
-    monkeypatch.setattr(results, "record_result", seen.append)
+    monkeypatch.setattr(models, "record_result", seen.append)
     tid = uuid.uuid4()
     keys = [
         f"audio/{tid}/my talk (v2).mp3",
@@ -171,7 +161,7 @@ def test_a_transient_engine_error_is_retried_by_lambda_and_then_completes(
 ):
     calls = []
 
-    class RateLimitedOnce(aws_helpers.CountedEngine):
+    class RateLimitedOnce(CountedEngine):
         """The real engine behind a service that throttles the first call (as the API can)."""
 
         def transcribe(self, path, options, progress=None, **kwargs):
@@ -180,9 +170,13 @@ def test_a_transient_engine_error_is_retried_by_lambda_and_then_completes(
                 raise EngineError("rate limited", transient=True)
             return super().transcribe(path, options, progress, **kwargs)
 
-    monkeypatch.setattr("transcripts.tasks.get_engine", lambda: RateLimitedOnce())
+    monkeypatch.setitem(engines._engines, "local", RateLimitedOnce(engines.get_engine("local")))
     t = _uploaded_row(alice, s3, status=QUEUED)
-    payload = {"task_path": "transcripts.tasks.transcribe", "capture_response": False, "response_id": None}
+    payload = {
+        "task_path": "transcripts.pipeline.run.transcribe",
+        "capture_response": False,
+        "response_id": None,
+    }
     payload |= {"args": [str(t.id)], "kwargs": {}, "command": "zappa.asynchronous.route_lambda_task"}
 
     # The exception handler re-raises it, so Lambda's async retry runs the same payload again.
@@ -206,7 +200,7 @@ def test_a_permanent_failure_is_not_retried(zappa_handler, alice, s3):
 def test_bad_audio_ends_failed_without_a_retry(zappa_handler, alice, s3, async_invokes):
     t = _uploaded_row(alice, s3, status=QUEUED)
     s3.put_object(Bucket=BUCKET, Key=t.audio.name, Body=fixture_path("not_audio.mp3").read_bytes())
-    payload = {"task_path": "transcripts.tasks.transcribe", "args": [str(t.id)], "kwargs": {}}
+    payload = {"task_path": "transcripts.pipeline.run.transcribe", "args": [str(t.id)], "kwargs": {}}
     payload |= {
         "command": "zappa.asynchronous.route_lambda_task",
         "capture_response": False,

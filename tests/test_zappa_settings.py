@@ -18,15 +18,10 @@ from moto import mock_aws
 from zappa.handler import LambdaHandler
 from zappa.utilities import add_event_source, import_and_get_function
 
-from workers import arrivals, results
+from transcripts import arrivals, models
 
 from . import aws_helpers
 from .aws_helpers import ACCOUNT, FUNCTION, REGION, invoke, s3_record, zappa_stage
-
-aws_credentials = aws_helpers.aws_credentials
-zappa_settings_dir = aws_helpers.zappa_settings_dir
-s3 = aws_helpers.s3
-zappa_handler = aws_helpers.zappa_handler
 
 SECRETS = {"SECRET_KEY", "DATABASE_URL", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"}
 
@@ -43,8 +38,10 @@ def test_each_stage_is_complete(stage):
     assert not config.get("slim_handler")  # the package fits; slim_handler would need the network to build
     env = config["environment_variables"]
     assert not SECRETS & set(env) and not SECRETS & set(config.get("aws_environment_variables", {}))
-    # A running worker renews nothing while Whisper runs: its lease must outlast the Lambda.
-    assert int(env["TRANSCRIBE_LEASE_SECONDS"]) > config["timeout_seconds"]
+    # The worker renews its lease while it runs, however long Whisper takes
+    # (transcripts/pipeline/lease.py), so the lease only sets how long the row of a
+    # dead invocation (a timeout, a crash) waits for the sweep: minutes, not an age.
+    assert 60 <= int(env["TRANSCRIBE_LEASE_SECONDS"]) <= 1800
 
 
 @pytest.mark.parametrize("stage", ["dev", "production"])
@@ -132,7 +129,7 @@ def test_zappas_own_event_source_code_makes_one_notification_and_each_prefix_rea
     )
     reached = Counter()
     monkeypatch.setattr(arrivals, "audio_arrived", lambda key: reached.update([("arrivals", key)]))
-    monkeypatch.setattr(results, "record_result", lambda key: reached.update([("results", key)]))
+    monkeypatch.setattr(models, "record_result", lambda key: reached.update([("results", key)]))
     keys = {
         "audio/0b7f1a52-3c0e-4c61-9b8e-2a7d0c5e4b18/talk (1).mp3": "arrivals",
         "inbox/alice/Réunion équipe.m4a": "arrivals",
@@ -180,6 +177,29 @@ def test_two_event_entries_on_one_bucket_would_break(s3):
     assert LambdaHandler.get_function_for_aws_event(handler, record) == [e["function"] for e in naive]
 
 
+@pytest.mark.parametrize("stage", ["dev", "production"])
+def test_allowed_hosts_name_one_deployment_never_a_whole_region(stage):
+    hosts = zappa_stage(stage)["environment_variables"]["ALLOWED_HOSTS"].split(",")
+    assert hosts and not [h for h in hosts if h.startswith((".", "*")) or "*" in h]
+    region = zappa_stage(stage)["aws_region"]
+    assert all(h.endswith(f".execute-api.{region}.amazonaws.com") for h in hosts)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "someoneelse1.execute-api.us-east-1.amazonaws.com",  # another API in the same region
+        "execute-api.us-east-1.amazonaws.com",
+        "abc123defg.execute-api.us-east-1.amazonaws.com.evil.example",
+    ],
+)
+def test_only_the_deployments_own_host_is_served(client, settings, host):
+    settings.ALLOWED_HOSTS = zappa_stage("dev")["environment_variables"]["ALLOWED_HOSTS"].split(",")
+    assert client.get("/accounts/login/", HTTP_HOST=host).status_code == 400
+    own = "abc123defg.execute-api.us-east-1.amazonaws.com"
+    assert client.get("/", HTTP_HOST=own).status_code == 302
+
+
 def test_the_bucket_name_follows_the_account_it_is_deployed_to():
     """moto's STS answers with the same placeholder account id zappa_settings.json uses;
     docs/aws.md shows how to substitute the real one."""
@@ -205,11 +225,14 @@ def test_the_iam_policy_grants_the_function_only_what_it_uses():
         and "s3:PutObject" in grants[f"{objects}/transcripts/*"]
     )
     assert "s3:PutObject" not in grants[f"{objects}/inbox/*"]  # drops are only read, tagged, deleted
+    # Long audio keeps its parts under work/ while they are transcribed (test_iam_enforced.py
+    # runs every worker path with exactly this policy).
+    assert grants[f"{objects}/work/*"] == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
     assert not [
         r
         for r in grants
         if r.startswith(objects)
-        and r not in {objects, *(f"{objects}/{p}*" for p in ("audio/", "inbox/", "transcripts/"))}
+        and r not in {objects, *(f"{objects}/{p}*" for p in ("audio/", "inbox/", "transcripts/", "work/"))}
     ]
     function = f"arn:aws:lambda:{config['aws_region']}:{ACCOUNT}:function:meeting-noter-production"
     assert grants[function] == {"lambda:InvokeFunction"}

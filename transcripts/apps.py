@@ -9,3 +9,4 @@ class TranscriptsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401
+        from .api import webhooks  # noqa: F401 - sends events when transcripts finish

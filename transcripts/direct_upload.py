@@ -48,17 +48,23 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-@login_required
-@require_POST
-def direct_upload_start(request):
+class UploadRefused(Exception):
+    """A direct upload that cannot go on, with the message and HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def issue(user, name: str, size: str | int | None) -> dict:
+    """A presigned POST for `audio/<new uuid>/<name>` and the token that registers it."""
     _require_s3()
-    name = request.POST.get("name", "").strip()
-    size = request.POST.get("size", "")
+    name = (name or "").strip()
     if not name:
-        return _error("Choose a file to upload.")
+        raise UploadRefused("Choose a file to upload.")
     max_bytes = settings.MAX_UPLOAD_MB * 2**20
-    if size.isdigit() and int(size) > max_bytes:
-        return _error(f"The file is too large; the limit is {settings.MAX_UPLOAD_MB} MB.", 413)
+    if str(size or "").isdigit() and int(size) > max_bytes:
+        raise UploadRefused(f"The file is too large; the limit is {settings.MAX_UPLOAD_MB} MB.", 413)
     transcript_id = uuid.uuid4()
     key = audio_key(transcript_id, name)
     post = store.presigned_post(
@@ -67,47 +73,69 @@ def direct_upload_start(request):
         expires=settings.PRESIGNED_UPLOAD_SECONDS,
         tags={"transcript-id": str(transcript_id)},
     )
-    token = signing.dumps(
-        {"id": str(transcript_id), "key": key, "user": request.user.pk, "name": name}, salt=SALT
+    token = signing.dumps({"id": str(transcript_id), "key": key, "user": user.pk, "name": name}, salt=SALT)
+    return {"url": post["url"], "fields": post["fields"], "key": key, "token": token}
+
+
+def register(user, token: str, *, title: str = "", language: str = "", word_timestamps: bool = False):
+    """The row for an upload that reached storage: (transcript, created). A second
+    call with the same token finds the first row instead of making another."""
+    _require_s3()
+    try:
+        issued = signing.loads(token or "", salt=SALT, max_age=REGISTER_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise UploadRefused("This upload has expired; upload the file again.") from exc
+    except signing.BadSignature as exc:
+        raise UploadRefused("This upload was not issued by this site.") from exc
+    if issued["user"] != user.pk:
+        raise UploadRefused("This upload was issued to someone else.", 403)
+    existing = Transcript.objects.filter(id=issued["id"]).first()
+    if existing is not None:  # a second click on the same upload
+        if existing.owner_id != user.pk:
+            raise UploadRefused("This upload was issued to someone else.", 403)
+        return existing, False
+    info = store.head(issued["key"])
+    if info is None:
+        raise UploadRefused("The file did not reach storage; upload it again.")
+    transcript = Transcript.objects.create(
+        id=issued["id"],
+        owner=user,
+        title=((title or "").strip() or title_from_name(issued["name"]))[:200],
+        audio=issued["key"],
+        original_name=issued["name"][:300],
+        size_bytes=info["size"],
+        language_hint=language if language in dict(LANGUAGES) else "",
+        word_timestamps=word_timestamps,
     )
-    return JsonResponse({"url": post["url"], "fields": post["fields"], "key": key, "token": token})
+    # S3 stores the tag from the POST's `tagging` field; set it again in case a
+    # client left the field out (the policy refuses that, but moto does not).
+    store.set_tags(transcript.audio.name, {"transcript-id": str(transcript.id)})
+    return transcript, True
+
+
+@login_required
+@require_POST
+def direct_upload_start(request):
+    try:
+        return JsonResponse(issue(request.user, request.POST.get("name", ""), request.POST.get("size", "")))
+    except UploadRefused as exc:
+        return _error(str(exc), exc.status)
 
 
 @login_required
 @require_POST
 def direct_upload_register(request):
-    _require_s3()
     try:
-        issued = signing.loads(request.POST.get("token", ""), salt=SALT, max_age=REGISTER_MAX_AGE)
-    except signing.SignatureExpired:
-        return _error("This upload has expired; upload the file again.")
-    except signing.BadSignature:
-        return _error("This upload was not issued by this site.")
-    if issued["user"] != request.user.pk:
-        return _error("This upload was issued to someone else.", 403)
-    existing = Transcript.objects.filter(id=issued["id"]).first()
-    if existing is not None:  # a second click on the same upload
-        if existing.owner_id != request.user.pk:
-            return _error("This upload was issued to someone else.", 403)
-        return _registered(existing, status=200)
-    info = store.head(issued["key"])
-    if info is None:
-        return _error("The file did not reach storage; upload it again.")
-    language = request.POST.get("language", "")
-    transcript = Transcript.objects.create(
-        id=issued["id"],
-        owner=request.user,
-        title=(request.POST.get("title", "").strip() or title_from_name(issued["name"]))[:200],
-        audio=issued["key"],
-        original_name=issued["name"][:300],
-        size_bytes=info["size"],
-        language_hint=language if language in dict(LANGUAGES) else "",
-        word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
-    )
-    # S3 stores the tag from the POST's `tagging` field; set it again in case a
-    # client left the field out (the policy refuses that, but moto does not).
-    store.set_tags(transcript.audio.name, {"transcript-id": str(transcript.id)})
-    return _registered(transcript, status=201)
+        transcript, created = register(
+            request.user,
+            request.POST.get("token", ""),
+            title=request.POST.get("title", ""),
+            language=request.POST.get("language", ""),
+            word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
+        )
+    except UploadRefused as exc:
+        return _error(str(exc), exc.status)
+    return _registered(transcript, status=201 if created else 200)
 
 
 def _registered(transcript: Transcript, *, status: int) -> JsonResponse:

@@ -5,12 +5,47 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import srt
 import webvtt
+from webvtt.models import Timestamp
 
-from .models import Transcript
+if TYPE_CHECKING:
+    from workers.speech.engines import TranscriptionResult
+
+    from .models import Transcript
+
+
+@dataclass
+class Document:
+    """What an export needs. A stored `Transcript` has these fields too, so either will do;
+    the CLI prints a fresh result as a Document, nothing stored."""
+
+    title: str
+    text: str
+    segments: list[dict]
+    language: str = ""
+    duration: float | None = None
+    model: str = ""
+    timestamps: bool = True
+    id: str | None = None
+
+    @classmethod
+    def of(cls, title: str, result: TranscriptionResult) -> Document:
+        data = result.to_dict()
+        return cls(
+            title=title,
+            text=data["text"],
+            segments=data["segments"],
+            language=data["language"],
+            duration=data["duration"],
+            model=data["model"],
+            timestamps=data["timestamps"],
+        )
+
 
 CONTENT_TYPES = {
     "txt": "text/plain; charset=utf-8",
@@ -43,31 +78,27 @@ def to_srt(segments: list[dict]) -> str:
     return srt.compose(subs, reindex=False)
 
 
-def _vtt_time(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
 def to_vtt(segments: list[dict]) -> str:
     vtt = webvtt.WebVTT()
     for s in _cues(segments):
         start, end = float(s["start"]), max(float(s["end"]), float(s["start"]))
         # "-->" inside a cue would end it early; WebVTT has no escape for it.
         vtt.captions.append(
-            webvtt.Caption(_vtt_time(start), _vtt_time(end), s["text"].strip().replace("-->", "->"))
+            webvtt.Caption(
+                str(Timestamp.from_seconds(start)),
+                str(Timestamp.from_seconds(end)),
+                s["text"].strip().replace("-->", "->"),
+            )
         )
     out = io.StringIO()
     vtt.write(out)
     return out.getvalue()
 
 
-def to_json(t: Transcript) -> str:
+def to_json(t: Document | Transcript) -> str:
     return json.dumps(
         {
-            "id": str(t.id),
+            "id": str(t.id) if t.id else None,
             "title": t.title,
             "text": t.text,
             "language": t.language,
@@ -83,7 +114,7 @@ def to_json(t: Transcript) -> str:
     )
 
 
-def render(t: Transcript, fmt: str) -> str:
+def render(t: Document | Transcript, fmt: str) -> str:
     if fmt == "txt":
         return to_txt(t.segments, t.text)
     if fmt == "srt":

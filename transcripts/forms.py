@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ LANGUAGES = [
     ("zh", "Chinese"),
 ]
 TEXT_EXTENSIONS = ("txt", "srt", "vtt")
-MAX_TEXT_BYTES = 5 * 1024 * 1024
+# Ten hours of speech as SRT is about 1 MB; more makes pages no one can read (issue 7, item 15).
+MAX_TEXT_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
@@ -87,6 +89,12 @@ class UploadForm(forms.Form):
         try:
             self.audio_info = probe_upload(upload)
         except AudioError as exc:
+            # The name decides nothing (a flac named .txt is audio), but it explains a refusal.
+            if upload.name.rsplit(".", 1)[-1].lower() in TEXT_EXTENSIONS:
+                raise forms.ValidationError(
+                    "This is a text file, not a recording: put a .txt, .srt or .vtt transcript "
+                    "in the Text transcript field."
+                ) from exc
             raise forms.ValidationError(str(exc)) from exc
         return upload
 
@@ -98,7 +106,10 @@ class UploadForm(forms.Form):
         if name.rsplit(".", 1)[-1].lower() not in TEXT_EXTENSIONS:
             raise forms.ValidationError("A text transcript must be a .txt, .srt or .vtt file.")
         if upload.size > MAX_TEXT_BYTES:
-            raise forms.ValidationError("The transcript file is larger than 5 MB.")
+            raise forms.ValidationError(
+                f"The transcript file is {upload.size / 2**20:.1f} MB; the most we import is "
+                f"{MAX_TEXT_BYTES // 2**20} MB (about ten hours of speech)."
+            )
         try:
             text, segments = parse_transcript(name, upload.read())
         except TranscriptFormatError as exc:
@@ -119,24 +130,63 @@ class UploadForm(forms.Form):
         return title_from_name(data["audio"].name if data.get("audio") else data["transcript"].name)
 
 
+class RenameForm(forms.Form):
+    title = forms.CharField(max_length=200)
+
+    def clean_title(self) -> str:
+        title = " ".join(self.cleaned_data["title"].split())
+        if not title:
+            raise forms.ValidationError("A title cannot be empty.")
+        return title
+
+
 class SegmentsForm(forms.Form):
-    """Corrections: one text box per segment, posted as seg-<index>."""
+    """Corrections to a transcript's segments. The page's script posts only the
+    changed ones, as one JSON object {"<index>": "<text>"} in `edits`, because a
+    long meeting has more segments than Django accepts form fields
+    (DATA_UPLOAD_MAX_NUMBER_FIELDS). Without script each box posts as seg-<index>."""
+
+    MAX_SEGMENT_CHARS = 5000
+
+    edits = forms.CharField(required=False, strip=False)
 
     def __init__(self, *args, segments: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
         self.segments = segments
-        for i, seg in enumerate(segments):
-            self.fields[f"seg-{i}"] = forms.CharField(
-                initial=seg.get("text", ""),
-                required=False,
-                max_length=5000,
-                widget=forms.Textarea(attrs={"rows": 2}),
-            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        raw = data.get("edits") or ""
+        if raw:
+            try:
+                edits = json.loads(raw)
+            except ValueError:
+                edits = None
+            if not isinstance(edits, dict) or not all(isinstance(v, str) for v in edits.values()):
+                raise forms.ValidationError(
+                    "The corrections could not be read; reload the page and try again."
+                )
+        else:
+            edits = {k[4:]: v for k, v in self.data.items() if k.startswith("seg-")}
+        changes = {}
+        for key, text in edits.items():
+            if not (key.isdigit() and int(key) < len(self.segments)):
+                raise forms.ValidationError(
+                    "The transcript changed since this page was loaded; reload it and make the corrections again."
+                )
+            if len(text) > self.MAX_SEGMENT_CHARS:
+                raise forms.ValidationError(
+                    f"Segment {int(key) + 1} is longer than {self.MAX_SEGMENT_CHARS:,} characters."
+                )
+            changes[int(key)] = text.strip()
+        data["changes"] = changes
+        return data
 
     def corrected(self) -> list[dict]:
         out = []
+        changes = self.cleaned_data["changes"]
         for i, seg in enumerate(self.segments):
-            text = self.cleaned_data[f"seg-{i}"].strip()
+            text = changes.get(i, seg.get("text", "")).strip()
             changed = {**seg, "text": text}
             if text != seg.get("text", "").strip():
                 changed.pop("words", None)  # word timings no longer match edited text

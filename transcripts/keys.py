@@ -9,6 +9,9 @@ import uuid
 AUDIO_PREFIX = "audio/"
 INBOX_PREFIX = "inbox/"
 TRANSCRIPTS_PREFIX = "transcripts/"
+# Working files of long audio (parts, their results). The S3 event router has no
+# worker for this prefix: writing here starts nothing.
+WORK_PREFIX = "work/"
 MAX_NAME_LENGTH = 120
 
 
@@ -26,6 +29,12 @@ def sanitise_filename(name: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
+def download_name(title: str, ext: str) -> str:
+    """A file name for a download of `title`, by the same rule: its slashes are words, not folders."""
+    stem = re.sub(r"[\\/]", " ", title).strip() or "transcript"
+    return sanitise_filename(f"{stem}.{ext}")
+
+
 def title_from_name(name: str) -> str:
     """The file's name as a person wrote it, for a title (the key keeps the storage-safe one)."""
     stem = name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -39,6 +48,10 @@ def audio_key(transcript_id: uuid.UUID | str, name: str) -> str:
 
 def transcript_key(transcript_id: uuid.UUID | str) -> str:
     return f"{TRANSCRIPTS_PREFIX}{transcript_id}.json"
+
+
+def work_prefix(transcript_id: uuid.UUID | str) -> str:
+    return f"{WORK_PREFIX}{transcript_id}/"
 
 
 def id_from_key(key: str) -> uuid.UUID | None:

@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
-from .keys import audio_key, transcript_key
+from . import storage as store
+from .keys import AUDIO_PREFIX, audio_key, id_from_key, transcript_key, work_prefix
+
+if TYPE_CHECKING:
+    from workers.speech.engines import TranscribeOptions, TranscriptionResult
+
+log = logging.getLogger(__name__)
 
 UPLOADED = "uploaded"
 QUEUED = "queued"
@@ -25,7 +35,20 @@ STATUSES = (
 )
 ACTIVE = (UPLOADED, QUEUED, PROCESSING)
 
-SOURCES = (("web", "Web upload"), ("cli", "Command line"), ("drop", "S3 drop"), ("import", "Imported text"))
+UNEXPECTED = (
+    "Transcription failed because of an unexpected error on our side. "
+    "Retry, and if it fails again, check the server log."
+)
+
+SOURCES = (
+    ("web", "Web upload"),
+    ("cli", "Command line"),
+    ("drop", "S3 drop"),
+    ("import", "Imported text"),
+    ("api", "API"),
+)
+# Sent once when a row first reaches completed or failed (webhooks listen).
+transcript_finished = Signal()
 
 
 def _upload_to(instance: Transcript, filename: str) -> str:
@@ -57,6 +80,30 @@ class TranscriptQuerySet(models.QuerySet):
         return self.filter(
             status__in=(QUEUED, PROCESSING), lease_expires_at__lt=timezone.now()
         ) | self.filter(status=QUEUED, lease_expires_at__isnull=True)
+
+    def next_lease_expiry(self):
+        """When the next lease of a queued or processing row runs out (None if none will)."""
+        return self.filter(status__in=(QUEUED, PROCESSING)).aggregate(at=models.Min("lease_expires_at"))["at"]
+
+    def requeue_stale(self) -> list[str]:
+        """Put rows whose worker vanished back in the queue, and fail those interrupted
+        TRANSCRIBE_MAX_ATTEMPTS times. Returns the ids to dispatch again."""
+        recovered = []
+        now = timezone.now()
+        for t in self.stale().only("id", "status", "attempts"):
+            # Conditional on still being stale: a worker may renew or finish it meanwhile.
+            stale = Transcript.objects.stale().filter(id=t.id, status=t.status)
+            if t.status == PROCESSING and t.attempts >= settings.TRANSCRIBE_MAX_ATTEMPTS:
+                stale.update(
+                    status=FAILED,
+                    error=f"Transcription was interrupted {t.attempts} times (the worker stopped or timed out). Retry to try again.",
+                    lease_expires_at=None,
+                )
+                continue
+            lease = now + timedelta(seconds=settings.TRANSCRIBE_LEASE_SECONDS)
+            if stale.update(status=QUEUED, lease_expires_at=lease):
+                recovered.append(str(t.id))
+        return recovered
 
 
 class Transcript(models.Model):
@@ -114,18 +161,41 @@ class Transcript(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
-    @property
-    def expected_result_key(self) -> str:
-        return transcript_key(self.id)
-
     def fail(self, reason: str) -> bool:
-        """Record a failure a person can read; a row already completed stays completed."""
+        """Record a failure a person can read, on the row and on the audio's tags;
+        a row already completed stays completed."""
         now = timezone.now()
-        return bool(
-            Transcript.objects.filter(id=self.id)
-            .exclude(status=COMPLETED)
-            .update(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
-        )
+        fields = dict(status=FAILED, error=reason[:2000], lease_expires_at=None, updated_at=now)
+        rows = Transcript.objects.filter(id=self.id)
+        if not rows.exclude(status__in=(COMPLETED, FAILED)).update(**fields):
+            return bool(rows.filter(status=FAILED).update(**fields))  # a newer reason for a failed row
+        self.status, self.error = FAILED, fields["error"]
+        log.warning("transcript %s failed: %s", self.id, reason)
+        try:
+            self.tag({"status": "failed", "reason": reason})
+        except Exception:  # the row says it already; a tag is a convenience
+            log.exception("could not tag %s", self.audio.name)
+        transcript_finished.send(sender=Transcript, transcript=self)
+        return True
+
+    def transcribe_options(self) -> TranscribeOptions:
+        from workers.speech.engines import TranscribeOptions
+
+        return TranscribeOptions(language=self.language_hint or None, word_timestamps=self.word_timestamps)
+
+    def tag(self, tags: dict[str, str]) -> None:
+        """Merge `tags` into the audio object's tags (S3 only), always naming the transcript."""
+        store.set_tags(self.audio.name, {"transcript-id": str(self.id), **tags})
+
+    def store_result(self, result: TranscriptionResult) -> None:
+        """Write transcripts/<uuid>.json. On S3 its ObjectCreated event runs
+        `record_result`; locally we call it here, so both modes record a result alike."""
+        key = transcript_key(self.id)
+        doc = {"id": str(self.id), "source_key": self.audio.name, **result.to_dict()}
+        metadata = {"transcript-id": str(self.id), "source-key": quote_plus(self.audio.name)}
+        store.put_json(key, doc, metadata)
+        if not store.on_s3():
+            record_result(key)
 
     def requeue(self, *, from_statuses: tuple[str, ...] = (FAILED,)) -> bool:
         """Put the row back in the queue (Retry); only from the given states."""
@@ -137,11 +207,9 @@ class Transcript(models.Model):
             )
         )
 
-    def heartbeat(self, progress: float) -> None:
-        now = timezone.now()
-        lease = now + timedelta(seconds=settings.TRANSCRIBE_LEASE_SECONDS)
+    def report_progress(self, progress: float) -> None:
         Transcript.objects.filter(id=self.id, status=PROCESSING).update(
-            progress=round(progress, 4), lease_expires_at=lease, updated_at=now
+            progress=round(progress, 4), updated_at=timezone.now()
         )
 
     def apply_result(self, data: dict) -> bool:
@@ -172,15 +240,70 @@ class Transcript(models.Model):
         )
         for k, v in fields.items():
             setattr(self, k, v)
+        if changed:
+            transcript_finished.send(sender=Transcript, transcript=self)
         return bool(changed)
 
+    def delete(self, *args, **kwargs):
+        """The row goes first, then every file of it: a worker that writes after
+        this finds the row gone and removes what it wrote (forget_if_deleted)."""
+        transcript_id, audio_name = self.id, self.audio.name
+        deleted = super().delete(*args, **kwargs)
+        delete_stored(transcript_id, audio_name)
+        return deleted
+
     def delete_files(self) -> None:
-        from django.core.files.storage import default_storage
+        delete_stored(self.id, self.audio.name)
 
-        from transcripts import storage as store
-        from workers.speech.parts import work_prefix
 
-        for key in (self.audio.name, self.result_key or transcript_key(self.id)):
-            if key and default_storage.exists(key):
-                default_storage.delete(key)
-        store.delete_prefix(work_prefix(self.id))  # parts of long audio left by a failed run
+def delete_stored(transcript_id, audio_name: str) -> None:
+    """Remove everything of a transcript from storage: its audio (and, for uploads,
+    the audio's folder) and whatever a worker wrote."""
+    folder = f"{AUDIO_PREFIX}{transcript_id}/"
+    if audio_name.startswith(folder):
+        store.delete_prefix(folder)
+    elif audio_name:
+        store.delete(audio_name)
+    delete_outputs(transcript_id)
+
+
+def delete_outputs(transcript_id) -> None:
+    """What workers write for a transcript: its result and the parts of long audio."""
+    store.delete(transcript_key(transcript_id))
+    store.delete_prefix(work_prefix(transcript_id))
+
+
+def forget_if_deleted(transcript_id) -> None:
+    """After a worker's turn: if the transcript was deleted meanwhile, remove what the worker wrote since."""
+    if not Transcript.objects.filter(id=transcript_id).exists():
+        delete_outputs(transcript_id)
+
+
+def record_result(key: str) -> Transcript | None:
+    """The result document `key` exists: complete its row and tag its audio. Idempotent.
+    A result whose transcript was deleted meanwhile is deleted too."""
+    transcript_id = id_from_key(key)
+    if transcript_id is None:
+        log.warning("ignoring %s: not a transcripts/<uuid>.json key", key)
+        return None
+    transcript = Transcript.objects.filter(id=transcript_id).first()
+    if transcript is None:
+        log.info("deleting %s: its transcript is gone", key)
+        delete_outputs(transcript_id)
+        return None
+    data = store.get_json(key)
+    if data is None:  # an event for a document that is gone: retrying cannot help
+        raise FileNotFoundError(f"{key}: no such result document")
+    transcript.apply_result(data)
+    transcript.tag(
+        {
+            "status": "completed",
+            "transcript-key": key,
+            "language": transcript.language or "unknown",
+            "duration": f"{transcript.duration or 0:.1f}",
+        }
+    )
+    return transcript
+
+
+from .api.models import ApiKey, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401 - registers the API's models

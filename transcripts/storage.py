@@ -1,5 +1,10 @@
-"""Object storage for the workers: the S3 bucket when TRANSCRIPTS_BUCKET is set,
-else the local media folder. The boto3 client is built lazily, once."""
+"""Object storage: Django's `default_storage` (the S3 bucket through django-storages
+when TRANSCRIPTS_BUCKET is set, else the local media folder).
+
+The storage API does the reading, listing and deleting. boto3 is used only for
+what it lacks: object tags, object metadata on the documents workers write (an
+S3 event handler reads them), ETags, and presigned browser uploads.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 
 def on_s3() -> bool:
@@ -33,12 +39,17 @@ def client():
     )
 
 
-def _local(key: str) -> Path:
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / key).resolve()
-    if root not in path.parents:
-        raise ValueError(f"key {key!r} escapes the storage root")
-    return path
+def _local_path(key: str) -> Path:
+    """Where `key` lives in the local media folder; the storage refuses keys that escape it."""
+    return Path(default_storage.path(key))
+
+
+def _write_local(key: str, write) -> None:
+    path = _local_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)  # readers never see half a file, and a rewrite replaces it
 
 
 def put_json(key: str, data: dict, metadata: dict[str, str]) -> None:
@@ -51,37 +62,96 @@ def put_json(key: str, data: dict, metadata: dict[str, str]) -> None:
             ContentType="application/json",
             Metadata=metadata,
         )
-        return
-    path = _local(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(body)
-    os.replace(tmp, path)  # readers never see half a document
+    else:
+        _write_local(key, lambda tmp: tmp.write_bytes(body))
 
 
-def get_json(key: str) -> dict:
+def put_file(key: str, path: str, metadata: dict[str, str]) -> None:
+    """Store a file from disk under `key` (streamed, never read whole)."""
     if on_s3():
-        obj = client().get_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
-        return json.loads(obj["Body"].read())
-    return json.loads(_local(key).read_bytes())
+        client().upload_file(path, settings.TRANSCRIPTS_BUCKET, key, ExtraArgs={"Metadata": metadata})
+    else:
+        _write_local(key, lambda tmp: shutil.copyfile(path, tmp))
+
+
+def get_json(key: str) -> dict | None:
+    """The document at `key`, or None where there is none: one request either way."""
+    try:
+        with default_storage.open(key, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def exists(key: str) -> bool:
+    return default_storage.exists(key)
+
+
+def delete(key: str) -> None:
+    default_storage.delete(key)
+
+
+def list_keys(prefix: str) -> list[str]:
+    """Every key under the folder `prefix` (ending in '/'), sorted."""
+    try:
+        folders, files = default_storage.listdir(prefix)
+    except FileNotFoundError:  # a local folder that is not there
+        return []
+    keys = [f"{prefix}{name}" for name in files]
+    for folder in folders:
+        keys.extend(list_keys(f"{prefix}{folder}/"))
+    return sorted(keys)
+
+
+def delete_prefix(prefix: str) -> None:
+    """Remove every object under the folder `prefix`, and locally the folder itself."""
+    if not prefix.endswith("/"):
+        raise ValueError("delete_prefix takes a folder prefix ending in '/'")
+    if on_s3():
+        for key in list_keys(prefix):
+            default_storage.delete(key)
+    else:
+        shutil.rmtree(_local_path(prefix), ignore_errors=True)
 
 
 @contextlib.contextmanager
 def local_copy(key: str) -> Iterator[str]:
     """A path on this machine holding the object: the file itself locally, a
-    download to /tmp (removed afterwards) on S3, where Lambda has 512 MB+ of /tmp."""
+    download to /tmp (removed afterwards) on S3, where Lambda has 512 MB+ of /tmp.
+    FileNotFoundError when there is no such object."""
     if not on_s3():
-        yield str(_local(key))
+        path = _local_path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        yield str(path)
         return
-    suffix = Path(key).suffix[:10]
-    fd, path = tempfile.mkstemp(suffix=suffix, dir=os.getenv("WORK_DIR") or None)
-    os.close(fd)
+    fd, path = tempfile.mkstemp(suffix=Path(key).suffix[:10], dir=os.getenv("WORK_DIR") or None)
     try:
-        client().download_file(settings.TRANSCRIPTS_BUCKET, key, path)
+        with os.fdopen(fd, "wb") as out, default_storage.open(key, "rb") as src:
+            shutil.copyfileobj(src, out, 1024 * 1024)
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+
+def head(key: str) -> dict | None:
+    """`{"size", "etag"}` for the object, or None when there is none."""
+    if not on_s3():
+        path = _local_path(key)
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        return {"size": stat.st_size, "etag": f"{stat.st_mtime_ns:x}-{stat.st_size:x}"}
+    from botocore.exceptions import ClientError
+
+    try:
+        resp = client().head_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return {"size": resp["ContentLength"], "etag": resp["ETag"].strip('"')}
 
 
 def get_tags(key: str) -> dict[str, str]:
@@ -103,30 +173,6 @@ def set_tags(key: str, tags: dict[str, str]) -> None:
     )
 
 
-def copy_to_local_file(key: str, dest: str) -> None:
-    with local_copy(key) as path:
-        shutil.copyfile(path, dest)
-
-
-def head(key: str) -> dict | None:
-    """`{"size", "etag"}` for the object, or None when there is none."""
-    if not on_s3():
-        path = _local(key)
-        if not path.is_file():
-            return None
-        stat = path.stat()
-        return {"size": stat.st_size, "etag": f"{stat.st_mtime_ns:x}-{stat.st_size:x}"}
-    from botocore.exceptions import ClientError
-
-    try:
-        resp = client().head_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    return {"size": resp["ContentLength"], "etag": resp["ETag"].strip('"')}
-
-
 def tag_value(text: str) -> str:
     """S3 accepts only letters, digits, spaces and `+ - = . _ : / @` in a tag value."""
     return re.sub(r"[^\w\s+\-=.:/@]", "", text).strip()[:256]
@@ -145,63 +191,3 @@ def presigned_post(key: str, *, max_bytes: int, expires: int, tags: dict[str, st
         Conditions=[{"tagging": tagging}, ["content-length-range", 1, max_bytes]],
         ExpiresIn=expires,
     )
-
-
-def exists(key: str) -> bool:
-    if on_s3():
-        from botocore.exceptions import ClientError
-
-        try:
-            client().head_object(Bucket=settings.TRANSCRIPTS_BUCKET, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
-    return _local(key).is_file()
-
-
-def put_file(key: str, path: str, metadata: dict[str, str]) -> None:
-    """Store a file from disk under `key` (streamed, never read whole)."""
-    if on_s3():
-        client().upload_file(path, settings.TRANSCRIPTS_BUCKET, key, ExtraArgs={"Metadata": metadata})
-        return
-    dest = _local(key)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, dest)
-
-
-def list_keys(prefix: str) -> list[str]:
-    if on_s3():
-        keys: list[str] = []
-        for page in (
-            client()
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=settings.TRANSCRIPTS_BUCKET, Prefix=prefix)
-        ):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        return keys
-    root = Path(settings.MEDIA_ROOT).resolve()
-    base = _local(prefix.rstrip("/")) if prefix.rstrip("/") else root
-    if not base.is_dir():
-        return []
-    return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
-
-
-def delete_prefix(prefix: str) -> None:
-    """Remove every object under `prefix` (a folder's worth of working files)."""
-    if not prefix.endswith("/"):
-        raise ValueError("delete_prefix takes a folder prefix ending in '/'")
-    keys = list_keys(prefix)
-    if on_s3():
-        for i in range(0, len(keys), 1000):
-            client().delete_objects(
-                Bucket=settings.TRANSCRIPTS_BUCKET,
-                Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True},
-            )
-        return
-    base = _local(prefix.rstrip("/"))
-    if base.is_dir():
-        shutil.rmtree(base, ignore_errors=True)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("t/<uuid:transcript_id>/status/", views.transcript_status, name="transcript_status"),
     path("t/<uuid:transcript_id>/audio/", views.transcript_audio, name="transcript_audio"),
     path("t/<uuid:transcript_id>/edit/", views.transcript_edit, name="transcript_edit"),
+    path("t/<uuid:transcript_id>/rename/", views.transcript_rename, name="transcript_rename"),
     path("t/<uuid:transcript_id>/retry/", views.transcript_retry, name="transcript_retry"),
     path("t/<uuid:transcript_id>/delete/", views.transcript_delete, name="transcript_delete"),
     path(

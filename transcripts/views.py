@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import mimetypes
+import math
 import os
 import re
 
@@ -20,14 +20,23 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from workers.speech.media_types import media_type, sniff_media_type
+
 from . import exports
-from .forms import SegmentsForm, SignupForm, UploadForm, too_large_message
+from .forms import RenameForm, SegmentsForm, SignupForm, UploadForm, too_large_message
+from .keys import download_name
 from .models import COMPLETED, FAILED, Transcript
-from .tasks import dispatch
+from .pipeline.dispatch import dispatch
+
+MISSING_AUDIO = "The audio file of this transcript is missing."
 
 PER_PAGE = 25
+# Below DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000 by default), so the edit page still
+# saves without JavaScript; longer transcripts post one JSON field from app.js.
+EDIT_FIELDS_WITHOUT_SCRIPT = 300
 LIST_FIELDS = ("id", "title", "status", "duration", "language", "created_at", "progress", "source")
 
 
@@ -40,9 +49,16 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        # Named because django-axes adds a backend that only counts attempts.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("transcript_list")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def signin_throttled(request, credentials, *args, **kwargs) -> HttpResponse:
+    """django-axes answers with this (AXES_LOCKOUT_CALLABLE) while sign-in is throttled."""
+    minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    return render(request, "registration/signin_throttled.html", {"minutes": minutes}, status=429)
 
 
 @login_required
@@ -51,7 +67,10 @@ def transcript_list(request):
     q = request.GET.get("q", "").strip()[:200]
     qs = Transcript.objects.for_user(request.user).only(*LIST_FIELDS)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(text__icontains=q))
+        # Every word, in any order, in the title or the text: a LIKE per word,
+        # which PostgreSQL's trigram indexes serve (migration 0002).
+        for word in q.split()[:10]:
+            qs = qs.filter(Q(title__icontains=word) | Q(text__icontains=word))
         page = SearchPage(qs, request.GET.get("page"))
     else:
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -82,17 +101,19 @@ class SearchPage:
 
 @login_required
 def upload(request):
-    # Refuse an oversized body before Django reads a byte of it.
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if request.method == "POST" and length > settings.MAX_UPLOAD_MB * 2**20 + 2**20:
-        context = {"form": UploadForm(), "error": too_large_message(length)}
-        return render(request, "transcripts/upload.html", context, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         transcript = _create(request.user, form)
         return redirect(transcript)
     status = 400 if form.errors else 200
     return render(request, "transcripts/upload.html", {"form": form}, status=status)
+
+
+def upload_too_large(request, length: int) -> HttpResponse:
+    """The upload page again, saying why; project.middleware answers with it by the
+    declared Content-Length, before anything has read the body."""
+    context = {"form": UploadForm(), "error": too_large_message(length)}
+    return render(request, "transcripts/upload.html", context, status=413)
 
 
 def _create(user, form: UploadForm) -> Transcript:
@@ -104,6 +125,8 @@ def _create(user, form: UploadForm) -> Transcript:
         t.original_name = audio.name[:300]
         t.size_bytes = audio.size
         t.duration = form.audio_info.duration
+        # What the probe found, never what the browser claimed: django-storages stores it on S3.
+        audio.content_type = media_type(form.audio_info.format)
         t.audio.save(audio.name, audio, save=False)
         if text:
             t.reference_text = text.text
@@ -137,8 +160,18 @@ def transcript_audio(request, transcript_id):
     if not t.audio:
         raise Http404("This transcript has no audio.")
     if settings.TRANSCRIPTS_BUCKET:
-        return HttpResponseRedirect(default_storage.url(t.audio.name))  # short-lived presigned GET
-    return _ranged_file(request, default_storage.path(t.audio.name))
+        if not default_storage.exists(t.audio.name):
+            raise Http404(MISSING_AUDIO)
+        # A short-lived presigned GET on the bucket's own origin; as an attachment, a
+        # browser that navigates to it saves it rather than rendering what it holds.
+        return HttpResponseRedirect(
+            default_storage.url(t.audio.name, parameters={"ResponseContentDisposition": "attachment"})
+        )
+    path = default_storage.path(t.audio.name)
+    try:
+        return _ranged_file(request, path, sniff_media_type(path))
+    except FileNotFoundError:
+        raise Http404(MISSING_AUDIO) from None
 
 
 def _read_range(path: str, start: int, length: int, chunk: int = 64 * 1024):
@@ -149,12 +182,12 @@ def _read_range(path: str, start: int, length: int, chunk: int = 64 * 1024):
             yield data
 
 
-def _ranged_file(request, path: str) -> HttpResponse:
+def _ranged_file(request, path: str, content_type: str) -> HttpResponse:
     """Serve a file honouring a single byte Range, which browsers need to seek audio."""
     size = os.path.getsize(path)
     m = re.match(r"bytes=(\d*)-(\d*)$", request.headers.get("Range", ""))
     if not m or (not m.group(1) and not m.group(2)):
-        response = FileResponse(open(path, "rb"))  # noqa: SIM115 - the response closes it
+        response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115 - the response closes it
         response["Accept-Ranges"] = "bytes"
         return response
     if m.group(1):
@@ -166,7 +199,6 @@ def _ranged_file(request, path: str) -> HttpResponse:
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     # Streamed: browsers ask for media as `bytes=0-`, which must not load the whole file.
     response = StreamingHttpResponse(
         _read_range(path, start, end - start + 1), status=206, content_type=content_type
@@ -186,8 +218,7 @@ def transcript_export(request, transcript_id, fmt):
     if t.status != COMPLETED:
         raise Http404("This transcript is not finished yet.")
     response = HttpResponse(exports.render(t, fmt), content_type=exports.CONTENT_TYPES[fmt])
-    name = re.sub(r"[^\w.-]+", "_", t.title, flags=re.ASCII).strip("_") or "transcript"
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(True, download_name(t.title, fmt))
     return response
 
 
@@ -214,6 +245,20 @@ def transcript_delete(request, transcript_id):
 
 
 @login_required
+@require_POST
+def transcript_rename(request, transcript_id):
+    t = _get_transcript(request, transcript_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        t.title = form.cleaned_data["title"]
+        t.save(update_fields=["title", "updated_at"])
+        messages.success(request, f"Renamed to “{t.title}”.")
+    else:
+        messages.error(request, form.errors["title"][0])
+    return redirect(t)
+
+
+@login_required
 def transcript_edit(request, transcript_id):
     t = _get_transcript(request, transcript_id)
     if t.status != COMPLETED:
@@ -226,6 +271,5 @@ def transcript_edit(request, transcript_id):
         t.save(update_fields=["segments", "text", "edited", "updated_at"])
         messages.success(request, "Transcript saved.")
         return redirect(t)
-    return render(
-        request, "transcripts/edit.html", {"t": t, "form": form, "rows": zip(form, t.segments, strict=True)}
-    )
+    context = {"t": t, "form": form, "named": len(t.segments) <= EDIT_FIELDS_WITHOUT_SCRIPT}
+    return render(request, "transcripts/edit.html", context, status=400 if form.errors else 200)

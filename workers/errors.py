@@ -31,7 +31,7 @@ def is_transient(exc: BaseException) -> bool:
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
     from django.db import InterfaceError, OperationalError
 
-    from transcripts.tasks import TransientError
+    from workers.speech.engines import TransientError
 
     if isinstance(
         exc, TransientError | OperationalError | InterfaceError | ConnectionError | HTTPClientError

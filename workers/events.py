@@ -15,6 +15,8 @@ from urllib.parse import unquote_plus
 
 from transcripts.keys import AUDIO_PREFIX, INBOX_PREFIX, TRANSCRIPTS_PREFIX
 
+from .errors import is_transient
+
 log = logging.getLogger(__name__)
 
 
@@ -33,8 +35,9 @@ def records(event: dict) -> list[tuple[str, str]]:
 
 
 def worker_for(key: str) -> Callable[[str], object] | None:
-    from .arrivals import audio_arrived
-    from .results import record_result
+    """The domain function for an object's key: audio arrived, or a result to record."""
+    from transcripts.arrivals import audio_arrived
+    from transcripts.models import record_result
 
     if key.startswith(TRANSCRIPTS_PREFIX):
         return record_result
@@ -48,10 +51,6 @@ def route(event: dict, context) -> dict:
     If any failed, re-raise afterwards (a transient failure first) so that
     `workers.errors.exception_handler` decides whether Lambda retries the event;
     the workers are idempotent, so a retry repeats the successful records harmlessly."""
-    from .errors import is_transient
-
-    if event.get("Event") == "s3:TestEvent":
-        return {"ignored": "s3:TestEvent"}
     handled, errors = [], []
     for _bucket, key in records(event):
         worker = worker_for(key)

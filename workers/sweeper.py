@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def recover_stale(event: dict, context) -> dict:
-    from transcripts.tasks import recover_stale as recover
+    from transcripts.pipeline.dispatch import recover_stale as recover
 
     try:
         recovered = recover()

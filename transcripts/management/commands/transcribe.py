@@ -7,16 +7,20 @@ PATH may be a key in the bucket (`audio/…`).
 from __future__ import annotations
 
 import os
-import sys
 import time
+import uuid
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from transcripts import exports
 from transcripts import storage as store
+from transcripts.engines import get_engine
 from transcripts.models import COMPLETED, FAILED, Transcript
+from transcripts.pipeline.dispatch import recover_stale
+from transcripts.pipeline.run import run
 from workers.speech.audio import AudioError, probe
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
+from workers.speech.engines import EngineError, TranscribeOptions
 
 
 class Command(BaseCommand):
@@ -35,8 +39,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         try:
             if opts["recover"]:
-                from transcripts.tasks import recover_stale
-
                 ids = recover_stale()
                 self.stdout.write(f"recovered {len(ids)} transcript(s)")
             elif opts["transcript_id"]:
@@ -49,41 +51,37 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _transcribe_path(self, opts) -> None:
-        from django.conf import settings
-
         path = opts["path"]
         if not os.path.exists(path):
             if not store.on_s3():
                 raise CommandError(f"{path}: no such file")
-            with store.local_copy(path) as local:
-                return self._transcribe_file(local, opts, settings)
+            try:
+                with store.local_copy(path) as local:
+                    return self._transcribe_file(local, os.path.basename(path), opts)
+            except FileNotFoundError as exc:
+                raise CommandError(f"{path}: no such file or key") from exc
         if os.path.isdir(path):
             raise CommandError(f"{path}: is a folder, not a file")
-        return self._transcribe_file(path, opts, settings)
+        if not os.path.isfile(path):  # /dev/urandom, a pipe: no size, maybe no end
+            raise CommandError(f"{path}: not a regular file; save the audio to a file first")
+        return self._transcribe_file(path, os.path.basename(path), opts)
 
-    def _transcribe_file(self, path: str, opts, settings) -> None:
+    def _transcribe_file(self, path: str, title: str, opts) -> None:
         info = probe(
             path, max_seconds=settings.MAX_AUDIO_MINUTES * 60, min_seconds=settings.MIN_AUDIO_SECONDS
         )
         options = TranscribeOptions(language=opts["language"], word_timestamps=opts["words"])
         result = get_engine().transcribe(path, options, self._progress(info.duration))
         self._clear_progress()
-        t = Transcript(
-            title=os.path.basename(path),
-            text=result.text,
-            language=result.language,
-            duration=result.duration,
-            segments=result.to_dict()["segments"],
-            model=result.model,
-            timestamps=result.timestamps,
-        )
-        sys.stdout.write(exports.render(t, opts["format"]))
+        self.stdout.write(exports.render(exports.Document.of(title, result), opts["format"]), ending="")
         if opts["format"] == "json":
-            sys.stdout.write("\n")
+            self.stdout.write("")
 
     def _run_stored(self, transcript_id: str) -> None:
-        from transcripts.tasks import run
-
+        try:
+            transcript_id = str(uuid.UUID(transcript_id))
+        except ValueError:
+            raise CommandError(f"--id {transcript_id}: not a transcript id (a UUID)") from None
         t = Transcript.objects.filter(id=transcript_id).first()
         if t is None:
             raise CommandError(f"no transcript {transcript_id}")
@@ -96,18 +94,22 @@ class Command(BaseCommand):
         self.stdout.write(f"{t.id}: {t.status if t.status == COMPLETED else outcome}")
 
     def _progress(self, duration: float):
-        if not sys.stderr.isatty() or duration < 30:
+        if not self.stderr.isatty() or duration < 30:
             return None
         started = time.monotonic()
 
         def show(fraction: float) -> None:
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"\r{fraction * 100:5.1f}% of {duration / 60:.1f} min · {elapsed:.0f} s elapsed")
-            sys.stderr.flush()
+            self.stderr.write(
+                f"\r{fraction * 100:5.1f}% of {duration / 60:.1f} min · {elapsed:.0f} s elapsed",
+                style_func=str,
+                ending="",
+            )
+            self.stderr.flush()
 
         self._shown = True
         return show
 
     def _clear_progress(self) -> None:
         if getattr(self, "_shown", False):
-            sys.stderr.write("\r\033[K")
+            self.stderr.write("\r\033[K", style_func=str, ending="")

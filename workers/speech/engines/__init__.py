@@ -2,17 +2,20 @@
 
 Engines take a local file path and return a `TranscriptionResult`; they know
 nothing of Django rows or storage, so the CLI, the web worker and Lambda all
-call them the same way.
+call them the same way. Which engine runs, and with what configuration, is the
+app's choice (transcripts/engines.py builds them from settings).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from workers.speech.parts import PartCache
+    from workers.speech.chunking import Span
+    from workers.speech.speakers import SpeakerCount
 
 Progress = Callable[[float], None]
 
@@ -31,6 +34,7 @@ class Segment:
     end: float
     text: str
     words: list[Word] | None = None
+    speaker: str | None = None  # an id such as "S1", where speakers were asked for
 
 
 @dataclass
@@ -38,6 +42,8 @@ class TranscribeOptions:
     language: str | None = None
     prompt: str | None = None
     word_timestamps: bool = False
+    task: str = "transcribe"  # or "translate": into English
+    speakers: SpeakerCount | None = None  # None: no speaker labels
 
 
 @dataclass
@@ -55,9 +61,18 @@ class TranscriptionResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         for seg in data["segments"]:
-            if seg["words"] is None:
-                del seg["words"]
+            for key in ("words", "speaker"):
+                if seg[key] is None:
+                    del seg[key]
         return data
+
+
+class PartCache(Protocol):
+    """Where an engine keeps each finished part of long audio, so a retry redoes only what is missing."""
+
+    def get(self, span: Span) -> TranscriptionResult | None: ...
+
+    def put(self, span: Span, result: TranscriptionResult) -> None: ...
 
 
 class EngineError(Exception):
@@ -66,6 +81,11 @@ class EngineError(Exception):
     def __init__(self, message: str, *, transient: bool = False):
         super().__init__(message)
         self.transient = transient
+
+
+class TransientError(Exception):
+    """A failure that may pass (an engine asking to be retried, a service briefly away):
+    raised out of a Lambda task so that Lambda's async retry runs it again."""
 
 
 class Engine(Protocol):
@@ -82,27 +102,19 @@ class Engine(Protocol):
         ...
 
 
-_engines: dict[str, Engine] = {}
-
-
-def get_engine(name: str | None = None) -> Engine:
-    """The engine named in settings, built once per process (warm Lambdas reuse it)."""
-    from django.conf import settings
-
-    name = name or settings.TRANSCRIBE_ENGINE
-    if name not in _engines:
-        if name == "local":
-            from .local import LocalEngine
-
-            _engines[name] = LocalEngine.from_settings()
-        elif name == "openai":
-            from .openai import OpenAIEngine
-
-            _engines[name] = OpenAIEngine.from_settings()
-        else:
-            raise EngineError(f"Unknown TRANSCRIBE_ENGINE {name!r}: use 'local' or 'openai'.")
-    return _engines[name]
-
-
 def join_text(segments: list[Segment]) -> str:
     return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+
+def throttled(report: Progress, seconds: float = 2.0) -> Progress:
+    """A progress callback that passes on at most one report every `seconds`:
+    engines report per segment, and the app may write each report to a database."""
+    last = time.monotonic()
+
+    def progress(fraction: float) -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            report(fraction)
+
+    return progress

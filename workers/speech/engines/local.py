@@ -27,11 +27,12 @@ import av
 import numpy as np
 
 from workers.speech.audio import measured_duration
-from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Span, hop_rms, quietest
-from workers.speech.parts import PartCache
+from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Piece, Span, hop_rms, quietest
+from workers.speech.parts import merge
 
 from . import (
     EngineError,
+    PartCache,
     Progress,
     Segment,
     TranscribeOptions,
@@ -94,21 +95,6 @@ class LocalEngine:
         self._loaded = 0
         self._available = threading.Condition()
 
-    @classmethod
-    def from_settings(cls) -> LocalEngine:
-        from django.conf import settings
-
-        return cls(
-            settings.WHISPER_MODEL,
-            settings.WHISPER_DEVICE,
-            settings.WHISPER_COMPUTE_TYPE,
-            settings.WHISPER_THREADS,
-            settings.WHISPER_BEAM_SIZE,
-            settings.CHUNK_LOCAL_WINDOW_SECONDS,
-            batch_size=settings.WHISPER_BATCH_SIZE,
-            replicas=settings.TRANSCRIBE_WORKERS,
-        )
-
     def _load(self):
         from faster_whisper import WhisperModel
 
@@ -157,8 +143,8 @@ class LocalEngine:
         total = measured_duration(path)
         if total <= self.window_seconds:
             parts = None  # one window: nothing to resume, so nothing to keep in storage
-        segments: list[Segment] = []
-        languages: list[str] = []
+        results: list[TranscriptionResult] = []
+        pieces: list[Piece] = []
         carried: list[int] = []
         end = 0.0
         with self._replica() as model:
@@ -167,19 +153,15 @@ class LocalEngine:
                 span = Span(index, round(offset, 3), round(end, 3))
                 cached = parts.get(span) if parts else None
                 if cached is None:
-                    found, language, carried = self._run(
-                        model, samples, options, progress, total, offset, carried
-                    )
-                    cached = TranscriptionResult(
-                        join_text(found), language, span.duration, found, self.model_name, self.name
-                    )
+                    cached, carried = self._run(model, samples, options, progress, total, offset, carried)
                     if parts:
                         parts.put(span, cached)
                 elif self.carry_context:
                     # A window kept from an earlier attempt: its text, tokenised, is the context.
                     carried = model.hf_tokenizer.encode(" " + cached.text).ids[-PROMPT_TOKENS:]
-                segments.extend(cached.segments)
-                languages.append(cached.language)
+                results.append(cached)
+                # A window lives in memory, not in a file of its own.
+                pieces.append(Piece(span, "", offset))
                 log.debug(
                     "window %d (%.0f–%.0f s): %d segments",
                     index + 1,
@@ -187,16 +169,11 @@ class LocalEngine:
                     span.end,
                     len(cached.segments),
                 )
-        language = max(set(languages), key=languages.count) if languages else ""
-        return TranscriptionResult(
-            text=join_text(segments),
-            language=language,
-            duration=round(end, 3),
-            segments=segments,
-            model=self.model_name,
-            engine=self.name,
-            timings={"transcribe": round(time.monotonic() - started, 3)},
-        )
+        # Window times onto the file's timeline, as the parts of long audio are merged.
+        result = merge(results, pieces, end)
+        result.model, result.engine = self.model_name, self.name
+        result.timings = {"transcribe": round(time.monotonic() - started, 3)}
+        return result
 
     def _prompt(self, model, options: TranscribeOptions, carried: list[int]) -> str | list[int] | None:
         """The user's prompt, then the previous window's last tokens: what faster-whisper
@@ -216,9 +193,9 @@ class LocalEngine:
         total: float,
         offset: float,
         carried: list[int],
-    ) -> tuple[list[Segment], str, list[int]]:
-        """faster-whisper on one window; times shifted by `offset`, ends clamped to the window.
-        Returns (segments, language, the tokens to carry into the next window)."""
+    ) -> tuple[TranscriptionResult, list[int]]:
+        """faster-whisper on one window, its times from the window's start (`offset` places
+        progress only). Returns the result and the tokens to carry into the next window."""
         language = options.language
         if self.model_name.endswith(".en"):
             language = "en"
@@ -245,19 +222,18 @@ class LocalEngine:
             tokens.extend(s.tokens)
             if s.temperature is not None and s.temperature > PROMPT_RESET_TEMPERATURE:
                 tokens = []
-            words = None
-            if s.words is not None:
-                words = [
-                    Word(round(w.start + offset, 3), round(w.end + offset, 3), w.word, w.probability)
-                    for w in s.words
-                ]
-            # Whisper can place an end past the last sample; cues must not outlast the audio.
-            end = min(s.end, info.duration)
-            start = round(min(s.start, end) + offset, 3)
-            segments.append(Segment(start, round(end + offset, 3), s.text.strip(), words))
+            words = (
+                None if s.words is None else [Word(w.start, w.end, w.word, w.probability) for w in s.words]
+            )
+            # `merge` keeps each cue inside its window: none outlasts the audio.
+            segments.append(Segment(s.start, s.end, s.text.strip(), words))
             if progress and total:
                 progress(min((s.end + offset) / total, 1.0))
-        return segments, info.language, tokens[-PROMPT_TOKENS:]
+        duration = len(samples) / SAMPLE_RATE
+        result = TranscriptionResult(
+            join_text(segments), info.language, duration, segments, self.model_name, self.name
+        )
+        return result, tokens[-PROMPT_TOKENS:]
 
 
 def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:

@@ -1,12 +1,15 @@
 """Whisper through OpenAI's audio API, or any server that speaks it (`OPENAI_BASE_URL`).
 
 One request takes at most 25 MB, so audio past OPENAI_CHUNK_SECONDS, or too big
-to send as it is, is made compact and cut at pauses (workers/chunking.py); the
+to send as it is, is made compact and cut at pauses (workers/speech/chunking.py); the
 parts go out concurrently, at most OPENAI_MAX_CONCURRENCY at once, and their
 results are merged onto the original timeline.
 
-Retries are ours, not the SDK's (`max_retries=0`): one loop that honours
-`Retry-After`, retries malformed answers too, and knows which part it is on.
+Retries of refusals and errors (408, 409, 429 with its Retry-After, 5xx, a lost
+connection) are the SDK's own (`max_retries`). Two things it cannot do are done here:
+retry an answer that is not what it should be, and pace a slow server
+(workers/speech/engines/pacing.py): the SDK would re-send a request that timed out at
+once, with the same limit, while the server is still working on it.
 """
 
 from __future__ import annotations
@@ -14,33 +17,44 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
+import openai
+
 from workers.speech import chunking
 from workers.speech.audio import probe
-from workers.speech.parts import PartCache, merge
+from workers.speech.parts import merge
 
-from . import EngineError, Progress, Segment, TranscribeOptions, TranscriptionResult, Word, join_text
+from . import (
+    EngineError,
+    PartCache,
+    Progress,
+    Segment,
+    TranscribeOptions,
+    TranscriptionResult,
+    Word,
+    join_text,
+)
+from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
 TEXT_ONLY_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
-# Waits between attempts: exponential from BACKOFF_SECONDS, at most MAX_BACKOFF_SECONDS,
-# unless the server's Retry-After asks for longer (honoured up to MAX_RETRY_AFTER_SECONDS).
-BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 8.0
-MAX_RETRY_AFTER_SECONDS = 60.0
+# Speakers come from this model (diarized_json), whatever OPENAI_TRANSCRIBE_MODEL says;
+# translation comes from /v1/audio/translations, which serves whisper-1 only.
+DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
+TRANSLATE_MODEL = "whisper-1"
+# Statuses the SDK retries (its `_should_retry`): when one still comes back, retries ran out.
+RETRIED = (408, 409, 429)
 
 
-class _Transient(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+class _Malformed(Exception):
+    """An answer that is not what the format promises: worth asking again."""
 
 
 class _Rejected(Exception):
@@ -52,14 +66,33 @@ class _Rejected(Exception):
         self.about_format = about_format
 
 
+class _NoResend(httpx2.HTTPTransport):
+    """A request that timed out once sent reaches the SDK as an OpenAIError, which it passes
+    on without re-sending: the server may still be working on it (see pacing.py). One that
+    never got a connection is the SDK's to retry."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return super().handle_request(request)
+        except (httpx2.ReadTimeout, httpx2.WriteTimeout) as exc:
+            raise openai.APITimeoutError(request=request) from exc
+
+
 _FORMAT_WORDS = ("response_format", "timestamp_granularities", "granularit", "verbose_json")
 
 
-def _profiles(model: str, words: bool) -> list[dict]:
+def _profiles(model: str, options: TranscribeOptions, seconds: float) -> list[dict]:
     """What to ask for, best first: a server that refuses a format or a parameter gets the next one."""
+    if model == DIARIZE_MODEL:
+        # The API wants a chunking strategy for audio past 30 s.
+        return [
+            {"response_format": "diarized_json", **({"chunking_strategy": "auto"} if seconds > 30 else {})}
+        ]
+    if options.task == "translate":
+        return [{"response_format": f} for f in ("verbose_json", "json", "text")]
     if model.startswith(TEXT_ONLY_MODELS):
         return [{"response_format": "json"}, {"response_format": "text"}]
-    granularities = ["segment", "word"] if words else ["segment"]
+    granularities = ["segment", "word"] if options.word_timestamps else ["segment"]
     return [
         {"response_format": "verbose_json", "timestamp_granularities": granularities},
         {"response_format": "verbose_json"},
@@ -80,38 +113,25 @@ class OpenAIEngine:
         max_retries: int,
         concurrency: int,
         chunk_seconds: float,
+        timeout_per_audio_second: float = 1.0,
     ):
         if not api_key:
             raise EngineError("OPENAI_API_KEY is not set: the openai engine cannot run without it.")
-        import openai
-
         self._secret = api_key
         self.model_name = model
-        self.max_retries = max_retries
+        self.max_retries = max(max_retries, 0)
         self.concurrency = max(concurrency, 1)
         self.chunk_seconds = chunk_seconds
-        self._profile_start: dict[bool, int] = {}
+        self.timeout_per_audio_second = timeout_per_audio_second
+        # One pacer per engine, so per process and server: transcripts side by side share it.
+        self.pacer = Pacer(self.concurrency, timeout, timeout_per_audio_second)
+        self._profile_start: dict[tuple, int] = {}
         self._lock = threading.Lock()
-        # The SDK's default is 600 s and 2 retries; a whole job has to fit in a Lambda's 15 minutes.
         self.client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
-            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
-            max_retries=0,
-        )
-
-    @classmethod
-    def from_settings(cls) -> OpenAIEngine:
-        from django.conf import settings
-
-        return cls(
-            settings.OPENAI_API_KEY,
-            settings.OPENAI_BASE_URL,
-            settings.OPENAI_TRANSCRIBE_MODEL,
-            settings.OPENAI_TIMEOUT_SECONDS,
-            settings.OPENAI_MAX_RETRIES,
-            settings.OPENAI_MAX_CONCURRENCY,
-            settings.OPENAI_CHUNK_SECONDS,
+            max_retries=self.max_retries,
+            http_client=openai.DefaultHttpxClient(transport=_NoResend()),
         )
 
     def redact(self, text: str) -> str:
@@ -127,11 +147,12 @@ class OpenAIEngine:
         parts: PartCache | None = None,
     ) -> TranscriptionResult:
         started = time.monotonic()
+        self.model_for(options)  # refuse what cannot be done before any work
         info = probe(path)
         ext = chunking.extension_for(path)
         small = os.path.getsize(path) <= chunking.REQUEST_LIMIT_BYTES * 0.9
         if ext and small and info.duration <= self.chunk_seconds:
-            result = self.transcribe_file(path, ext, options, label="the audio")
+            result = self.transcribe_file(path, ext, info.duration, options, label="the audio")
             result.duration = round(info.duration, 3)
             if not result.timestamps and result.segments:
                 result.segments[0].end = result.duration
@@ -144,6 +165,22 @@ class OpenAIEngine:
         merged.timings = {"transcribe": round(time.monotonic() - started, 3), "parts": len(pieces)}
         return merged
 
+    def model_for(self, options: TranscribeOptions) -> str:
+        """The model that can do what `options` ask, or a clear EngineError."""
+        if options.task not in ("transcribe", "translate"):
+            raise EngineError(f"Unknown task {options.task!r}: use 'transcribe' or 'translate'.")
+        if options.task == "translate":
+            if options.speakers is not None:
+                raise EngineError(
+                    "The openai engine cannot label speakers in a translation; ask for one or the other."
+                )
+            if self.model_name != TRANSLATE_MODEL:
+                raise EngineError(
+                    f"Translation into English uses /v1/audio/translations, which serves {TRANSLATE_MODEL} "
+                    f"only; OPENAI_TRANSCRIBE_MODEL is {self.model_name}."
+                )
+        return DIARIZE_MODEL if options.speakers is not None else self.model_name
+
     def transcribe_pieces(
         self,
         pieces: list[chunking.Piece],
@@ -151,8 +188,8 @@ class OpenAIEngine:
         progress: Progress | None = None,
         parts: PartCache | None = None,
     ) -> list[TranscriptionResult]:
-        """Every piece, at most `concurrency` at a time; each finished one is kept in `parts`
-        at once, so a failure elsewhere loses nothing. Raises the first failure, after all ran."""
+        """Every piece, as many at a time as the pacer allows; each finished one is kept in
+        `parts` at once, so a failure elsewhere loses nothing. Raises the first failure, after all ran."""
         total = sum(p.span.duration for p in pieces) or 1.0
         done = [0.0]
         results: dict[int, TranscriptionResult] = {}
@@ -163,7 +200,9 @@ class OpenAIEngine:
             if cached is None:
                 label = piece.span.label(len(pieces))
                 try:
-                    cached = self.transcribe_file(piece.path, "ogg", options, label=label)
+                    cached = self.transcribe_file(
+                        piece.path, "ogg", piece.span.duration, options, label, peers=len(pieces)
+                    )
                 except EngineError as exc:
                     errors.append((piece, exc))
                     return
@@ -185,15 +224,18 @@ class OpenAIEngine:
         return [results[p.span.index] for p in pieces]
 
     def transcribe_file(
-        self, path: str, ext: str, options: TranscribeOptions, label: str
+        self, path: str, ext: str, seconds: float, options: TranscribeOptions, label: str, peers: int = 1
     ) -> TranscriptionResult:
-        """One request (with its retries) for a file that fits in one."""
-        words = options.word_timestamps
-        profiles = _profiles(self.model_name, words)
+        """One file that fits in one request, `seconds` long, with its retries; `peers` files
+        like it go out together (see Pacer.acquire)."""
+        model = self.model_for(options)
+        profiles = _profiles(model, options, seconds)
+        remembered = (model, options.task, options.word_timestamps)
         first_rejection: _Rejected | None = None
-        for i in range(self._profile_start.get(words, 0), len(profiles)):
+        for i in range(self._profile_start.get(remembered, 0), len(profiles)):
             try:
-                result = self._with_retries(path, ext, options, profiles[i], label)
+                profile = {"model": model, **profiles[i]}
+                result = self._paced(path, ext, seconds, peers, options, profile, label)
             except _Rejected as exc:
                 if not exc.about_format:
                     raise EngineError(str(exc), transient=False) from None
@@ -201,49 +243,80 @@ class OpenAIEngine:
                 continue
             if i and first_rejection:
                 log.info("server refused %s; using %s from now on", profiles[0], profiles[i])
-                self._profile_start[words] = i
+                self._profile_start[remembered] = i
             return result
         raise EngineError(str(first_rejection), transient=False)
 
-    def _with_retries(
-        self, path: str, ext: str, options: TranscribeOptions, profile: dict, label: str
+    def _paced(
+        self,
+        path: str,
+        ext: str,
+        seconds: float,
+        peers: int,
+        options: TranscribeOptions,
+        profile: dict,
+        label: str,
     ) -> TranscriptionResult:
-        attempt = 0
-        while True:
+        """One copy of the request at a time, when the pacer gives it a place; the SDK retries
+        inside that place, and a timeout or a malformed answer is retried here."""
+        tries = self.max_retries + 1
+        failure = ""
+        for attempt in range(tries):
+            ticket = self.pacer.acquire(seconds, peers)
+            in_time = False
             try:
-                return self._request(path, ext, options, profile)
-            except _Transient as exc:
-                if attempt >= self.max_retries:
-                    raise EngineError(
-                        f"the transcription service kept failing ({exc}); tried {attempt + 1} times.",
-                        transient=True,
-                    ) from None
-                wait = min(BACKOFF_SECONDS * 2**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.8, 1.0)
-                if exc.retry_after is not None:
-                    wait = max(wait, min(exc.retry_after, MAX_RETRY_AFTER_SECONDS))
-                log.warning("%s: %s; retrying in %.1fs", label, exc, wait)
-                time.sleep(wait)
-                attempt += 1
+                result = self._request(path, ext, options, profile, ticket.timeout, tries)
+                in_time = True
+                return result
+            except openai.APITimeoutError:
+                hold = self.pacer.timed_out(ticket)
+                failure = (
+                    f"no answer within OPENAI_TIMEOUT_SECONDS plus {self.timeout_per_audio_second:g} s "
+                    f"per second of audio in flight, {ticket.timeout:.1f} s"
+                )
+                if attempt + 1 < tries:
+                    log.warning("%s: %s; slowing down, sending again in %.1f s", label, failure, hold)
+                    time.sleep(hold)
+            except _Malformed as exc:
+                in_time = True
+                failure = str(exc)
+                if attempt + 1 < tries:
+                    log.warning("%s: %s; asking again", label, failure)
+                    time.sleep(min(0.5 * 2**attempt, 8.0))
+            finally:
+                (self.pacer.answered if in_time else self.pacer.release)(ticket)
+        raise EngineError(
+            f"the transcription service kept failing ({failure}); tried {tries} times.", transient=True
+        )
 
-    def _request(self, path: str, ext: str, options: TranscribeOptions, profile: dict) -> TranscriptionResult:
-        import openai
-
-        kwargs = {"model": self.model_name, **profile}
-        if options.language:
+    def _request(
+        self, path: str, ext: str, options: TranscribeOptions, profile: dict, timeout: float, tries: int
+    ) -> TranscriptionResult:
+        kwargs = dict(profile)
+        audio = self.client.audio.transcriptions
+        if options.task == "translate":
+            audio = self.client.audio.translations  # takes no language: it answers in English
+        elif options.language:
             kwargs["language"] = options.language
-        if options.prompt:
+        if options.prompt and profile["model"] != DIARIZE_MODEL:  # which takes no prompt
             kwargs["prompt"] = options.prompt
         stem = os.path.splitext(os.path.basename(path))[0] or "audio"
         try:
             with open(path, "rb") as f:
-                raw = self.client.audio.transcriptions.with_raw_response.create(
-                    file=(f"{stem}.{ext}", f, f"audio/{ext}"), **kwargs
+                raw = audio.with_raw_response.create(
+                    file=(f"{stem}.{ext}", f, f"audio/{ext}"),
+                    timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
+                    **kwargs,
                 )
             body = raw.http_response.text
         except openai.APIStatusError as exc:
             message = self.redact(_api_message(exc))
-            if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-                raise _Transient(f"HTTP {exc.status_code}: {message}", _retry_after(exc)) from None
+            if exc.status_code in RETRIED or exc.status_code >= 500:
+                raise EngineError(
+                    f"the transcription service kept failing (HTTP {exc.status_code}: {message}); "
+                    f"tried {tries} times.",
+                    transient=True,
+                ) from None
             about_format = str(getattr(exc, "param", "") or "") in _FORMAT_WORDS or any(
                 w in message for w in _FORMAT_WORDS
             )
@@ -252,23 +325,29 @@ class OpenAIEngine:
                 about_format,
             ) from None
         except openai.APITimeoutError:
-            raise _Transient("no answer within OPENAI_TIMEOUT_SECONDS") from None
+            raise
         except openai.APIConnectionError as exc:
-            raise _Transient(self.redact(f"could not connect: {exc.__cause__ or exc}")) from None
-        result = self._parse(body, profile["response_format"])
-        result.language = result.language or options.language or ""
+            raise EngineError(
+                self.redact(
+                    f"could not connect to the transcription service: {exc.__cause__ or exc}; "
+                    f"tried {tries} times."
+                ),
+                transient=True,
+            ) from None
+        result = self._parse(body, profile["response_format"], profile["model"])
+        result.language = result.language or ("en" if options.task == "translate" else options.language or "")
         return result
 
-    def _parse(self, body: str, response_format: str) -> TranscriptionResult:
+    def _parse(self, body: str, response_format: str, model: str) -> TranscriptionResult:
         if response_format == "text":
             data: dict = {"text": body}
         else:
             try:
                 data = json.loads(body)
             except ValueError:
-                raise _Transient("the answer was not valid JSON") from None
+                raise _Malformed("the answer was not valid JSON") from None
             if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-                raise _Transient("the answer had no text")
+                raise _Malformed("the answer had no text")
         segments = [_segment(s) for s in data.get("segments") or []]
         duration = float(data.get("duration") or 0.0)
         timestamps = bool(segments)
@@ -279,12 +358,17 @@ class OpenAIEngine:
         words = [_word(w) for w in data.get("words") or []]
         if words and segments and all(s.words is None for s in segments):
             _attach_words(segments, words)
+        # diarized_json labels speakers A, B, ... (or by known names): ids S1, S2, ... in order heard.
+        ids: dict[str, str] = {}
+        for seg in segments:
+            if seg.speaker is not None:
+                seg.speaker = ids.setdefault(seg.speaker, f"S{len(ids) + 1}")
         return TranscriptionResult(
             text=join_text(segments) if timestamps else data["text"].strip(),
             language=_language(data.get("language")),
             duration=duration,
             segments=segments,
-            model=self.model_name,
+            model=model,
             engine=self.name,
             timestamps=timestamps,
         )
@@ -299,20 +383,11 @@ def _api_message(exc) -> str:
     return exc.message
 
 
-def _retry_after(exc) -> float | None:
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return float(headers[name]) / scale
-        except (KeyError, ValueError):
-            continue
-    return None
-
-
 def _segment(s: dict) -> Segment:
     words = [_word(w) for w in s["words"]] if s.get("words") else None
+    speaker = str(s["speaker"]) if s.get("speaker") is not None else None
     return Segment(
-        float(s.get("start", 0.0)), float(s.get("end", 0.0)), str(s.get("text", "")).strip(), words
+        float(s.get("start", 0.0)), float(s.get("end", 0.0)), str(s.get("text", "")).strip(), words, speaker
     )
 
 

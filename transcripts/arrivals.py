@@ -1,4 +1,4 @@
-"""Step 2 on AWS: audio arrived in the bucket.
+"""On AWS: audio arrived in the bucket (the S3 event router, workers/events.py, calls this).
 
 `audio/<uuid>/<name>` is a web upload whose row exists (or is about to: a
 presigned upload lands before the browser registers it). `inbox/<username>/<name>`
@@ -17,9 +17,10 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from transcripts import storage as store
-from transcripts.keys import INBOX_PREFIX, id_from_key, title_from_name
-from transcripts.models import QUEUED, UPLOADED, Transcript
+from . import storage as store
+from .keys import INBOX_PREFIX, id_from_key, title_from_name
+from .models import QUEUED, UPLOADED, Transcript
+from .pipeline.dispatch import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def _duplicate(key: str, transcript: Transcript) -> str:
 def _dispatch_if_waiting(transcript: Transcript) -> str:
     """Dispatch a row nobody has started; the claim in `run` makes a second
     dispatch harmless, this only saves a pointless async invoke."""
-    from transcripts.tasks import dispatch
-
     if transcript.status not in (UPLOADED, QUEUED):
         return "skipped"
     dispatch(transcript.id)

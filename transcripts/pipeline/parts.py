@@ -1,16 +1,16 @@
-"""Long audio on Lambda: one `@task` invocation per part, merged when the last lands.
+"""Step 3, for long audio on Lambda: one `@task` invocation per part, merged when the last lands.
 
 One Lambda runs at most 15 minutes. Audio longer than CHUNK_TASK_THRESHOLD_SECONDS
-is cut at pauses into parts (workers/chunking.py) stored under
-`work/<transcript-uuid>/` (the S3 event router ignores that prefix), and the parts are
-transcribed by `transcribe_parts` tasks: `lanes` chains run side by side, each
-invocation doing one part, then handing the rest of its chain to a new one.
+is cut at pauses into parts (workers/speech/chunking.py) stored under
+`work/<transcript-uuid>/`, and the parts are transcribed by `transcribe_parts`
+tasks: `lanes()` chains run side by side, each invocation doing one part, then
+handing the rest of its chain to a new one.
 
-Every finished part is stored at once; the row stays `processing`, its lease
-renewed as parts finish, so a vanished invocation is recovered by the stale-row
-sweep, and a retry (automatic or from the UI) runs only the parts still missing.
-The merge happens once: the finisher is whoever moves `progress` to 1.0 with a
-conditional UPDATE.
+Every finished part is stored at once (`StoredParts`, also what the local engine
+keeps its windows in); the row stays `processing`, so a vanished invocation is
+recovered by the stale-row sweep, and a retry (automatic or from the UI) runs only
+the parts still missing. The merge happens once: the finisher is whoever moves
+`progress` to 1.0 with a conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -20,17 +20,54 @@ import tempfile
 
 from django.conf import settings
 from django.utils import timezone
+from zappa.asynchronous import task
 
 from transcripts import storage as store
+from transcripts.engines import get_engine
+from transcripts.keys import work_prefix
+from transcripts.models import PROCESSING, UNEXPECTED, Transcript, forget_if_deleted
 from workers.speech import chunking
 from workers.speech.audio import AudioError
 from workers.speech.chunking import Piece, Span
-from workers.speech.engines import EngineError, TranscribeOptions, get_engine
-from workers.speech.parts import StoredParts, merge, work_prefix
+from workers.speech.engines import EngineError, TranscriptionResult, throttled
+from workers.speech.parts import merge, result_from_dict
 
-from .models import PROCESSING, Transcript
+from . import Outcome
+from .lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
+
+
+class StoredParts:
+    """A PartCache in storage, one document per part. A stored part counts only for
+    the same span, so a plan made with other settings never mixes with this one."""
+
+    def __init__(self, transcript_id):
+        self.transcript_id = str(transcript_id)
+        self.prefix = work_prefix(transcript_id)
+
+    def key(self, index: int) -> str:
+        return f"{self.prefix}part-{index + 1}.json"
+
+    def get(self, span: Span) -> TranscriptionResult | None:
+        data = store.get_json(self.key(span.index))
+        if data is None or data.get("span") != [span.start, span.end]:
+            return None
+        return result_from_dict(data["result"])
+
+    def put(self, span: Span, result: TranscriptionResult) -> None:
+        store.put_json(
+            self.key(span.index),
+            {"span": [span.start, span.end], "result": result.to_dict()},
+            {"transcript-id": self.transcript_id},
+        )
+
+    def count(self) -> int:
+        """How many parts are stored (one listing)."""
+        return sum(1 for k in store.list_keys(self.prefix) if k.endswith(".json") and "/part-" in k)
+
+    def clear(self) -> None:
+        store.delete_prefix(self.prefix)
 
 
 def wants_tasks(duration: float) -> bool:
@@ -58,10 +95,9 @@ def _audio_key(transcript_id, index: int) -> str:
 
 
 def load_plan(transcript_id) -> tuple[list[Piece], float] | None:
-    key = _plan_key(transcript_id)
-    if not store.exists(key):
+    data = store.get_json(_plan_key(transcript_id))
+    if data is None:
         return None
-    data = store.get_json(key)
     pieces = [
         Piece(Span(i, start, end), _audio_key(transcript_id, i), offset)
         for i, (start, end, offset) in enumerate(data["parts"])
@@ -69,7 +105,7 @@ def load_plan(transcript_id) -> tuple[list[Piece], float] | None:
     return pieces, data["duration"]
 
 
-def fan_out(transcript: Transcript, path: str, duration: float) -> str:
+def fan_out(transcript: Transcript, path: str, duration: float) -> Outcome:
     """Cut and store the parts (once), then start the chains for the parts still missing."""
     transcript_id = str(transcript.id)
     planned = load_plan(transcript_id)
@@ -90,87 +126,77 @@ def fan_out(transcript: Transcript, path: str, duration: float) -> str:
     log.info("transcript %s: %d parts, %d to do", transcript_id, len(pieces), len(missing))
     if not missing:
         return finish(transcript_id)
-    transcript.heartbeat(min((len(pieces) - len(missing)) / len(pieces), 0.99))
-    from .tasks import transcribe_parts
-
+    transcript.report_progress(min((len(pieces) - len(missing)) / len(pieces), 0.99))
     n = lanes()
     for lane in range(min(n, len(missing))):
         transcribe_parts(transcript_id, missing[lane::n])
-    return "split"
+    return Outcome.SPLIT
 
 
-def run_part(transcript_id: str, indexes: list[int]) -> str:
+@task
+def transcribe_parts(transcript_id: str, indexes: list[int]) -> str:
+    """One part of a long transcript per invocation; the rest of `indexes` goes on in a new one."""
+    try:
+        return run_part(transcript_id, indexes)
+    finally:
+        forget_if_deleted(transcript_id)  # deleted while this part ran: leave nothing of it
+
+
+def run_part(transcript_id: str, indexes: list[int]) -> Outcome:
     """Transcribe the first part of a chain, pass the rest on, merge if it was the last."""
     transcript = Transcript.objects.filter(id=transcript_id, status=PROCESSING).first()
     planned = load_plan(transcript_id)
     if transcript is None or planned is None or not indexes:
-        return "skipped"
+        return Outcome.SKIPPED
     pieces, _ = planned
     piece = pieces[indexes[0]]
     stored = StoredParts(transcript_id)
     if stored.get(piece.span) is None:
-        options = TranscribeOptions(
-            language=transcript.language_hint or None, word_timestamps=transcript.word_timestamps
-        )
+        done = stored.count()
         label = piece.span.label(len(pieces))
-        from .tasks import throttled
-
-        # Any sign of life renews the lease, so the sweep leaves a working row alone.
-        progress = throttled(lambda _fraction: transcript.heartbeat(_done(pieces, stored)))
-
+        progress = throttled(
+            lambda fraction: transcript.report_progress(min((done + fraction) / len(pieces), 0.99))
+        )
         try:
-            with store.local_copy(piece.path) as path:
-                result = get_engine().transcribe(path, options, progress)
+            with LeaseKeeper(transcript.id), store.local_copy(piece.path) as path:
+                result = get_engine().transcribe(path, transcript.transcribe_options(), progress)
         except (EngineError, AudioError) as exc:
             return _part_failed(transcript, f"{label.capitalize()} failed: {exc}")
         except Exception:
             log.exception("transcript %s: %s failed", transcript_id, label)
-            from .tasks import UNEXPECTED
-
             return _part_failed(transcript, f"{label.capitalize()} failed: {UNEXPECTED}")
         stored.put(piece.span, result)
-    transcript.heartbeat(_done(pieces, stored))
+        transcript.report_progress(min((done + 1) / len(pieces), 0.99))
     if len(indexes) > 1:
-        from .tasks import transcribe_parts
-
         transcribe_parts(transcript_id, indexes[1:])
     return finish(transcript_id)
 
 
-def _done(pieces: list[Piece], stored: StoredParts) -> float:
-    # Below 1.0 until merged: 1.0 is the finisher's mark.
-    done = sum(1 for p in pieces if store.exists(stored.key(p.span.index)))
-    return min(done / len(pieces), 0.99)
-
-
-def _part_failed(transcript: Transcript, reason: str) -> str:
-    from .tasks import _failed
-
+def _part_failed(transcript: Transcript, reason: str) -> Outcome:
     log.warning("transcript %s: %s", transcript.id, reason)
-    return _failed(transcript, reason)
+    transcript.fail(reason)
+    return Outcome.FAILED
 
 
-def finish(transcript_id: str) -> str:
+def finish(transcript_id: str) -> Outcome:
     """Merge and store the result once every part is in. Safe to call any number of times."""
     planned = load_plan(transcript_id)
     if planned is None:
-        return "skipped"
+        return Outcome.SKIPPED
     pieces, duration = planned
     stored = StoredParts(transcript_id)
     results = [stored.get(p.span) for p in pieces]
     if any(r is None for r in results):
-        return "waiting"
+        return Outcome.WAITING
     won = Transcript.objects.filter(id=transcript_id, status=PROCESSING, progress__lt=1.0).update(
         progress=1.0, updated_at=timezone.now()
     )
     if not won:
-        return "skipped"
+        return Outcome.SKIPPED
     transcript = Transcript.objects.get(id=transcript_id)
     merged = merge(results, pieces, duration)
     total = (timezone.now() - transcript.started_at).total_seconds() if transcript.started_at else 0.0
     merged.timings = {"total": round(total, 3), "parts": len(pieces)}
-    from .tasks import store_result
-
-    store_result(transcript, merged)
+    transcript.store_result(merged)
     stored.clear()
-    return "completed"
+    return Outcome.COMPLETED

