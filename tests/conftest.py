@@ -54,6 +54,7 @@ def _isolated_storage(settings, tmp_path):
     settings.TRANSCRIPTS_BUCKET = ""
     settings.TRANSCRIBE_RUNNER = "inline"
     settings.TRANSCRIBE_ENGINE = "local"
+    settings.WHISPER_MODEL = "tiny.en"  # the fastest; tests that need another model say so
     yield
 
 
@@ -138,6 +139,33 @@ def counted_engine(monkeypatch) -> CountedEngine:
     engine = CountedEngine(engines.get_engine("local"))  # built once per process, model loaded once
     monkeypatch.setitem(engines._engines, "local", engine)
     return engine
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory) -> Path:
+    """The multilingual base model, assembled once for the session from its installed wheels."""
+    from workers.speech import models
+
+    folder = tmp_path_factory.mktemp("models")
+    models.resolve("base", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def base_engine(base_dir):
+    from workers.speech.engines.local import LocalEngine
+
+    return LocalEngine("base", "cpu", "int8", 2, 5, models_dir=base_dir)
+
+
+@pytest.fixture
+def base_model(settings, monkeypatch, base_dir, base_engine):
+    """The app configured for `base`: forms offer its languages and tasks, the engine runs it."""
+    from transcripts import engines
+
+    settings.WHISPER_MODEL, settings.WHISPER_MODELS_DIR = "base", base_dir
+    monkeypatch.setattr(engines, "_engines", {"local": base_engine})
+    return base_engine
 
 
 @pytest.fixture

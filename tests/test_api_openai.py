@@ -98,7 +98,14 @@ def test_diarized_json_labels_every_segment(sdk, fox):
     assert "fox" in result.text.lower()
 
 
-def test_a_translation(sdk, fox):
+def test_a_translation_needs_a_model_that_translates(sdk, fox):
+    with fox.open("rb") as f, pytest.raises(openai.BadRequestError) as caught:
+        sdk.audio.translations.create(model="whisper-1", file=f)  # tiny.en: English only
+    assert "cannot translate" in caught.value.body["message"]
+    assert not Transcript.objects.exists()
+
+
+def test_a_translation(base_model, sdk, fox):
     with fox.open("rb") as f:
         result = sdk.audio.translations.create(model="whisper-1", file=f)
     assert "fox" in result.text.lower()

@@ -117,7 +117,17 @@ def test_bad_uploads_get_the_upload_pages_own_messages(alice_api, alice_client):
         400,
         "invalid",
     )
-    assert error["fields"]["language"] == ["Select a valid choice. xx is not one of the available choices."]
+    # The configured model's languages and tasks decide (tiny.en: English only, no translation).
+    assert error["fields"]["language"] == [
+        "The model tiny.en understands English only, so it cannot transcribe 'xx'. "
+        "Use a multilingual model (WHISPER_MODEL=base) or choose English."
+    ]
+    error = assert_error(
+        alice_api.post("/api/v1/transcripts", {"audio": upload_file("speech.mp3"), "task": "translate"}),
+        400,
+        "invalid",
+    )
+    assert "The model tiny.en cannot translate" in error["message"]
     assert not Transcript.objects.exists()
 
 

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.slow  # the real engine on longer audio, or a process p
 
 
 def transcribe(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "project.settings"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "WHISPER_MODEL": "tiny.en",
+    }
     env.pop("DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "manage.py", "transcribe", *args],
@@ -83,7 +88,7 @@ def test_it_shows_progress_on_a_terminal_for_long_files(tmp_path):
     long = tmp_path / "long.wav"
     speech = str(fixture_path("two_sentences.mp3"))
     subprocess.run(["sox", speech, speech, speech, speech, "-r", "16000", str(long)], check=True)
-    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "WHISPER_MODEL": "tiny.en"}
     env.pop("DATABASE_URL", None)
     parent, child = pty.openpty()
     proc = subprocess.Popen(

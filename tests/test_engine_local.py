@@ -6,7 +6,7 @@ import pytest
 
 from transcripts.engines import build, get_engine
 from workers.speech.engines import EngineError, TranscribeOptions
-from workers.speech.engines.local import resolve_model
+from workers.speech.models import resolve
 
 from .conftest import fixture_path
 
@@ -46,6 +46,6 @@ def test_get_engine_reuses_one_engine(settings):
     assert get_engine() is get_engine()
 
 
-def test_an_unknown_model_name_is_refused_not_downloaded():
-    with pytest.raises(EngineError, match="never downloaded"):
-        resolve_model("large-v3")
+def test_an_unknown_model_name_is_refused_not_downloaded(tmp_path):
+    with pytest.raises(EngineError, match="downloads are off"):
+        resolve("large-v3", tmp_path)

@@ -66,7 +66,12 @@ def test_txt_has_one_line_per_segment(alice_client, done):
 def test_json_has_text_language_duration_and_segments(alice_client, done):
     data = json.loads(alice_client.get(f"/t/{done.id}/export.json").content)
     assert data["text"] == done.text and data["language"] == "en" and data["duration"] == 3663.0
-    assert data["segments"][1] == {"start": 2.5, "end": 3661.25, "text": SEGMENTS[1]["text"]}
+    assert data["segments"][1] == {
+        "start": 2.5,
+        "end": 3661.25,
+        "text": SEGMENTS[1]["text"],
+        "language": "en",
+    }
 
 
 def test_an_unfinished_transcript_or_unknown_format_is_not_exported(alice_client, alice, done):

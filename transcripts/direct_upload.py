@@ -20,8 +20,10 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.http import require_POST
 
 from transcripts import storage as store
+from workers.speech import models
 
-from .forms import LANGUAGES
+from .capabilities import model_info
+from .forms import MAX_PROMPT_CHARS
 from .keys import audio_key, title_from_name
 from .models import Transcript
 
@@ -77,9 +79,19 @@ def issue(user, name: str, size: str | int | None) -> dict:
     return {"url": post["url"], "fields": post["fields"], "key": key, "token": token}
 
 
-def register(user, token: str, *, title: str = "", language: str = "", word_timestamps: bool = False):
+def register(
+    user,
+    token: str,
+    *,
+    title: str = "",
+    language: str = "",
+    word_timestamps: bool = False,
+    task: str = "transcribe",
+    prompt: str = "",
+):
     """The row for an upload that reached storage: (transcript, created). A second
-    call with the same token finds the first row instead of making another."""
+    call with the same token finds the first row instead of making another. A
+    language or task the model lacks is refused, as the upload form refuses it."""
     _require_s3()
     try:
         issued = signing.loads(token or "", salt=SALT, max_age=REGISTER_MAX_AGE)
@@ -94,6 +106,10 @@ def register(user, token: str, *, title: str = "", language: str = "", word_time
         if existing.owner_id != user.pk:
             raise UploadRefused("This upload was issued to someone else.", 403)
         return existing, False
+    try:  # the form offers only what the model can do; anything else is refused, not dropped
+        models.check(model_info(), language or None, task)
+    except models.ModelError as exc:
+        raise UploadRefused(str(exc)) from exc
     info = store.head(issued["key"])
     if info is None:
         raise UploadRefused("The file did not reach storage; upload it again.")
@@ -104,7 +120,9 @@ def register(user, token: str, *, title: str = "", language: str = "", word_time
         audio=issued["key"],
         original_name=issued["name"][:300],
         size_bytes=info["size"],
-        language_hint=language if language in dict(LANGUAGES) else "",
+        language_hint=language,
+        task=task,
+        prompt=(prompt or "").strip()[:MAX_PROMPT_CHARS],
         word_timestamps=word_timestamps,
     )
     # S3 stores the tag from the POST's `tagging` field; set it again in case a
@@ -132,6 +150,8 @@ def direct_upload_register(request):
             title=request.POST.get("title", ""),
             language=request.POST.get("language", ""),
             word_timestamps=request.POST.get("word_timestamps") in ("on", "true", "1"),
+            task="translate" if request.POST.get("translate") in ("on", "true", "1") else "transcribe",
+            prompt=request.POST.get("prompt", ""),
         )
     except UploadRefused as exc:
         return _error(str(exc), exc.status)

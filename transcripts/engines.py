@@ -14,18 +14,21 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def build(name: str) -> Engine:
-    """A new engine from the settings as they are now."""
+def build(name: str, model: str | None = None) -> Engine:
+    """A new engine from the settings as they are now; `model` overrides the configured
+    model name (the CLI's `--model`)."""
     if name == "local":
         from workers.speech.engines.local import LocalEngine
 
         return LocalEngine(
-            settings.WHISPER_MODEL,
+            model or settings.WHISPER_MODEL,
             settings.WHISPER_DEVICE,
             settings.WHISPER_COMPUTE_TYPE,
             settings.WHISPER_THREADS,
             settings.WHISPER_BEAM_SIZE,
             window_seconds=settings.CHUNK_LOCAL_WINDOW_SECONDS,
+            models_dir=settings.WHISPER_MODELS_DIR,
+            allow_download=settings.WHISPER_ALLOW_DOWNLOAD,
             batch_size=settings.WHISPER_BATCH_SIZE,
             # One replica per worker thread of the local runner; a Lambda runs one at a time.
             replicas=settings.TRANSCRIBE_WORKERS if settings.TRANSCRIBE_RUNNER == "thread" else 1,
@@ -36,7 +39,7 @@ def build(name: str) -> Engine:
         return OpenAIEngine(
             settings.OPENAI_API_KEY,
             settings.OPENAI_BASE_URL,
-            settings.OPENAI_TRANSCRIBE_MODEL,
+            model or settings.OPENAI_TRANSCRIBE_MODEL,
             settings.OPENAI_TIMEOUT_SECONDS,
             settings.OPENAI_MAX_RETRIES,
             settings.OPENAI_MAX_CONCURRENCY,

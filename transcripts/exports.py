@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,8 @@ class Document:
     model: str = ""
     timestamps: bool = True
     id: str | None = None
+    # Every language found -> the model's confidence (None where it gave none), main one first.
+    languages: dict[str, float | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, title: str, result: TranscriptionResult) -> Document:
@@ -44,6 +46,7 @@ class Document:
             duration=data["duration"],
             model=data["model"],
             timestamps=data["timestamps"],
+            languages=data["languages"],
         )
 
 
@@ -95,6 +98,9 @@ def to_vtt(segments: list[dict]) -> str:
     return out.getvalue()
 
 
+SEGMENT_KEYS = ("start", "end", "text", "language", "words")
+
+
 def to_json(t: Document | Transcript) -> str:
     return json.dumps(
         {
@@ -102,11 +108,13 @@ def to_json(t: Document | Transcript) -> str:
             "title": t.title,
             "text": t.text,
             "language": t.language,
+            "languages": t.languages or ({t.language: None} if t.language else {}),
             "duration": t.duration,
             "model": t.model,
             "timestamps": t.timestamps,
             "segments": [
-                {k: v for k, v in s.items() if k in ("start", "end", "text", "words")} for s in t.segments
+                {"language": t.language} | {k: v for k, v in s.items() if k in SEGMENT_KEYS}
+                for s in t.segments
             ],
         },
         ensure_ascii=False,

@@ -10,30 +10,17 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.core.files.uploadedfile import UploadedFile
 
+from workers.speech import models
 from workers.speech.audio import AudioError, AudioInfo, probe
 
+from .capabilities import language_choices, model_info
 from .imports import TranscriptFormatError, parse_transcript
 from .keys import sanitise_filename, title_from_name
 
-LANGUAGES = [
-    ("", "Detect automatically"),
-    ("en", "English"),
-    ("de", "German"),
-    ("es", "Spanish"),
-    ("fr", "French"),
-    ("it", "Italian"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-    ("nl", "Dutch"),
-    ("pl", "Polish"),
-    ("pt", "Portuguese"),
-    ("ru", "Russian"),
-    ("sv", "Swedish"),
-    ("tr", "Turkish"),
-    ("uk", "Ukrainian"),
-    ("zh", "Chinese"),
-]
 TEXT_EXTENSIONS = ("txt", "srt", "vtt")
+# Whisper reads at most 224 prompt tokens; a longer prompt only loses its start.
+MAX_PROMPT_CHARS = 800
+MAX_VOCABULARY_WORDS = 100
 # Ten hours of speech as SRT is about 1 MB; more makes pages no one can read (issue 7, item 15).
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 
@@ -77,8 +64,41 @@ class UploadForm(forms.Form):
         help_text="A .txt, .srt or .vtt file: alone it is imported; with audio it is the reference for the error rate.",
     )
     title = forms.CharField(max_length=200, required=False)
-    language = forms.ChoiceField(choices=LANGUAGES, required=False)
+    # A Select, validated by clean_language, so a language the model lacks gets a message that says so.
+    language = forms.CharField(required=False, widget=forms.Select)
+    translate = forms.BooleanField(required=False, label="Translate to English")
+    prompt = forms.CharField(
+        required=False,
+        max_length=MAX_PROMPT_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Names, jargon and spellings to expect, e.g. “ComfyUI, Siobhan Nguyen”. Your vocabulary (Settings) is added.",
+    )
     word_timestamps = forms.BooleanField(required=False, label="Word-level timestamps")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model = model_info()
+        self.fields["language"].widget.choices = language_choices(self.model)
+        self.fields[
+            "language"
+        ].help_text = f"The model, {self.model.name}, knows {len(self.model.languages)} language(s)."
+        if "translate" not in self.model.tasks:
+            del self.fields["translate"]
+
+    def clean_language(self) -> str:
+        language = self.cleaned_data.get("language") or ""
+        try:
+            models.check(self.model, language or None, "transcribe")
+        except models.ModelError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return language
+
+    @property
+    def task(self) -> str:
+        """Translate when the checkbox or an API's `task` asks for it, even where the model
+        cannot (and the checkbox is not offered): `clean` then refuses it rather than drop it."""
+        asked = forms.BooleanField(required=False).to_python(self.data.get("translate"))
+        return "translate" if asked or self.data.get("task") == "translate" else "transcribe"
 
     def clean_audio(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("audio")
@@ -120,6 +140,10 @@ class UploadForm(forms.Form):
         data = super().clean()
         if not self.errors and not data.get("audio") and not data.get("transcript"):
             raise forms.ValidationError("Choose an audio file, a text transcript, or both.")
+        try:
+            models.check(self.model, None, self.task)
+        except models.ModelError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return data
 
     @property
@@ -192,3 +216,25 @@ class SegmentsForm(forms.Form):
                 changed.pop("words", None)  # word timings no longer match edited text
             out.append(changed)
         return out
+
+
+class VocabularyForm(forms.Form):
+    vocabulary = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="One word or name per line. Every upload is told to expect them.",
+    )
+
+    def clean_vocabulary(self) -> str:
+        words = [w.strip() for w in self.cleaned_data["vocabulary"].splitlines() if w.strip()]
+        if len(words) > MAX_VOCABULARY_WORDS:
+            raise forms.ValidationError(
+                f"At most {MAX_VOCABULARY_WORDS} entries; this list has {len(words)}."
+            )
+        if any(len(w) > 60 for w in words):
+            raise forms.ValidationError("Keep each entry under 60 characters.")
+        if len(", ".join(words)) > MAX_PROMPT_CHARS:
+            raise forms.ValidationError(
+                f"The list is too long for the model to read (over {MAX_PROMPT_CHARS} characters)."
+            )
+        return "\n".join(dict.fromkeys(words))

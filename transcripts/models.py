@@ -35,6 +35,10 @@ STATUSES = (
 )
 ACTIVE = (UPLOADED, QUEUED, PROCESSING)
 
+TRANSCRIBE = "transcribe"
+TRANSLATE = "translate"
+TASKS = ((TRANSCRIBE, "Transcribe"), (TRANSLATE, "Translate to English"))
+
 UNEXPECTED = (
     "Transcription failed because of an unexpected error on our side. "
     "Retry, and if it fails again, check the server log."
@@ -117,8 +121,12 @@ class Transcript(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     language_hint = models.CharField(max_length=16, blank=True)
     word_timestamps = models.BooleanField(default=False)
+    task = models.CharField(max_length=16, choices=TASKS, default=TRANSCRIBE)
+    prompt = models.TextField(blank=True, help_text="Names, jargon, spelling: passed to the engine.")
 
     language = models.CharField(max_length=16, blank=True)
+    # Every language found -> the model's confidence (null where the language was given).
+    languages = models.JSONField(default=dict, blank=True)
     duration = models.FloatField(null=True, blank=True)
     text = models.TextField(blank=True)
     segments = models.JSONField(default=list, blank=True)
@@ -179,9 +187,19 @@ class Transcript(models.Model):
         return True
 
     def transcribe_options(self) -> TranscribeOptions:
+        """What the engine is asked: this upload's choices plus its owner's vocabulary
+        (faster-whisper's hotwords, and with the upload's prompt the initial prompt)."""
         from workers.speech.engines import TranscribeOptions
 
-        return TranscribeOptions(language=self.language_hint or None, word_timestamps=self.word_timestamps)
+        words = UserSettings.vocabulary_of(self.owner_id)
+        prompt = " ".join(p for p in (", ".join(words) + "." if words else "", self.prompt.strip()) if p)
+        return TranscribeOptions(
+            language=self.language_hint or None,
+            word_timestamps=self.word_timestamps,
+            task=self.task or TRANSCRIBE,
+            prompt=prompt or None,
+            hotwords=", ".join(words) or None,
+        )
 
     def tag(self, tags: dict[str, str]) -> None:
         """Merge `tags` into the audio object's tags (S3 only), always naming the transcript."""
@@ -221,6 +239,7 @@ class Transcript(models.Model):
             status=COMPLETED,
             text=data.get("text", ""),
             language=data.get("language") or "",
+            languages=data.get("languages") or {},
             duration=data.get("duration"),
             segments=data.get("segments", []),
             timestamps=data.get("timestamps", True),
@@ -243,6 +262,14 @@ class Transcript(models.Model):
         if changed:
             transcript_finished.send(sender=Transcript, transcript=self)
         return bool(changed)
+
+    @property
+    def found_languages(self) -> list[tuple[str, str, float | None]]:
+        """(code, name, the model's confidence or None) for each language found, main first."""
+        from workers.speech.languages import name
+
+        found = self.languages or ({self.language: None} if self.language else {})
+        return [(code, name(code), p) for code, p in found.items()]
 
     def delete(self, *args, **kwargs):
         """The row goes first, then every file of it: a worker that writes after
@@ -304,6 +331,27 @@ def record_result(key: str) -> Transcript | None:
         }
     )
     return transcript
+
+
+class UserSettings(models.Model):
+    """Per-user preferences; `vocabulary` holds the words every upload should expect, one per line."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    vocabulary = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+    @property
+    def words(self) -> list[str]:
+        return [w.strip() for w in self.vocabulary.splitlines() if w.strip()]
+
+    @classmethod
+    def vocabulary_of(cls, user_id) -> list[str]:
+        found = cls.objects.filter(user_id=user_id).first()
+        return found.words if found else []
 
 
 from .api.models import ApiKey, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401 - registers the API's models

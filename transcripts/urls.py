@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import direct_upload, views
+from . import direct_upload, preferences, views
 
 urlpatterns = [
     path("", views.transcript_list, name="transcript_list"),
@@ -22,6 +22,7 @@ urlpatterns = [
         views.transcript_export,
         name="transcript_export",
     ),
+    path("settings/", preferences.user_settings, name="user_settings"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

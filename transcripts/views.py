@@ -121,6 +121,7 @@ def _create(user, form: UploadForm) -> Transcript:
     audio, text = data.get("audio"), data.get("transcript")
     t = Transcript(owner=user, title=form.default_title, language_hint=data.get("language") or "")
     t.word_timestamps = bool(data.get("word_timestamps"))
+    t.task, t.prompt = form.task, data.get("prompt", "").strip()
     if audio:
         t.original_name = audio.name[:300]
         t.size_bytes = audio.size

@@ -22,8 +22,9 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from transcripts import exports
-from transcripts.forms import LANGUAGES, UploadForm
+from transcripts.forms import MAX_PROMPT_CHARS, UploadForm
 from transcripts.models import COMPLETED, Transcript
+from workers.speech.languages import NAMES
 
 from .auth import RateLimited, authenticate, bearer_token
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("json", "text", "srt", "vtt", "verbose_json", "diarized_json")
 GRANULARITIES = ("word", "segment")
-LANGUAGE_NAMES = {code: name.lower() for code, name in LANGUAGES if code}
+LANGUAGE_NAMES = {code: name.lower() for code, name in NAMES.items()}
 REST_HINT = (
     "For long or large audio use the REST API: POST /api/v1/transcripts, then GET /api/v1/transcripts/<id>/."
 )
@@ -150,7 +151,7 @@ def _audio(request, task: str) -> HttpResponse:
     )
     if not form.is_valid():
         name, messages = next(iter(form.errors.items()))
-        return error(str(messages[0]), 400, param={"audio": "file"}.get(name, name))
+        return error(str(messages[0]), 400, param={"audio": "file", "__all__": None}.get(name, name))
     t = _create(request.user, form)
     t = _wait(t)
     if t.is_active:
@@ -217,7 +218,7 @@ def _options(post, task: str) -> tuple[dict, JsonResponse | None]:
         "format": response_format,
         "granularities": granularities,
         "language": language,
-        "prompt": post.get("prompt", "")[:2000],
+        "prompt": post.get("prompt", "")[:MAX_PROMPT_CHARS],
         "temperature": temperature,
     }, None
 

@@ -361,6 +361,8 @@ def complete_upload(request, body: DirectUploadDone):
             title=body.title,
             language=body.language,
             word_timestamps=body.word_timestamps,
+            task=body.task,
+            prompt=body.prompt,
         )
         Transcript.objects.filter(id=t.id, source="web").update(source="api")
         created.append(is_new)

@@ -26,15 +26,26 @@ def clock(seconds) -> str:
 
 
 @register.simple_tag
-def segment_items(segments: list[dict], timestamps: bool) -> SafeString:
-    """The detail page's <li> per segment: data-start/end for seeking, the time, the text."""
+def segment_items(
+    segments: list[dict], timestamps: bool, language: str = "", task: str = "transcribe"
+) -> SafeString:
+    """The detail page's <li> per segment: data-start/end for seeking, the time, the text.
+    A segment spoken in another language than the transcript's main one is marked so,
+    and its text carries its `lang` (not where it was translated to English)."""
     out = []
     for s in segments:
         start = escape(str(s.get("start", "")))
         time = f'<span class="time">{clock(s.get("start"))}</span>' if timestamps else ""
+        spoken = escape(s.get("language") or "")
+        mark = (
+            f'<span class="lang" title="spoken language">{spoken}</span>'
+            if spoken and spoken != language
+            else ""
+        )
+        lang = f' lang="{spoken}"' if spoken and task != "translate" else ""
         out.append(
             f'<li class="segment" data-start="{start}" data-end="{escape(str(s.get("end", "")))}" tabindex="0">'
-            f'{time}<span class="text">{escape(s.get("text", ""))}</span></li>\n'
+            f'{time}{mark}<span class="text"{lang}>{escape(s.get("text", ""))}</span></li>\n'
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 

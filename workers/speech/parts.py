@@ -7,11 +7,10 @@ them. Where the finished parts are kept is the caller's business (a `PartCache`)
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Sequence
 
 from .chunking import Piece
-from .engines import Segment, TranscriptionResult, Word, join_text
+from .engines import Segment, TranscriptionResult, Word, join_text, languages_of
 
 
 def result_from_dict(data: dict) -> TranscriptionResult:
@@ -23,17 +22,13 @@ def result_from_dict(data: dict) -> TranscriptionResult:
             s["text"],
             [Word(**w) for w in s["words"]] if s.get("words") is not None else None,
             s.get("speaker"),
+            s.get("language", ""),
+            s.get("language_probability"),
         )
         for s in data["segments"]
     ]
     fields = {f.name for f in dataclasses.fields(TranscriptionResult)}
     return TranscriptionResult(**{**{k: v for k, v in data.items() if k in fields}, "segments": segments})
-
-
-def majority_language(results: Sequence[TranscriptionResult]) -> str:
-    """The language most parts were detected in ("" where none was); the first such part wins a tie."""
-    counts = Counter(r.language for r in results if r.language)
-    return counts.most_common(1)[0][0] if counts else ""
 
 
 def merge(
@@ -60,12 +55,24 @@ def merge(
                     w_end = _place(w.end + lo, w_start, hi)
                     words.append(Word(w_start, w_end, w.word, w.probability))
                     w_floor = w_start
-            segments.append(Segment(start, end, s.text, words, s.speaker))
+            segments.append(
+                Segment(
+                    start,
+                    end,
+                    s.text,
+                    words,
+                    s.speaker,
+                    s.language or result.language,
+                    s.language_probability,
+                )
+            )
             floor = start
+    languages = languages_of(segments)
     first = results[0] if results else None
     return TranscriptionResult(
         text=join_text(segments),
-        language=majority_language(results),
+        language=next(iter(languages), ""),
+        languages=languages,
         duration=round(duration, 3),
         segments=segments,
         model=first.model if first else "",

@@ -15,10 +15,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from transcripts import exports
 from transcripts import storage as store
-from transcripts.engines import get_engine
+from transcripts.capabilities import engine_for, model_info
 from transcripts.models import COMPLETED, FAILED, Transcript
 from transcripts.pipeline.dispatch import recover_stale
 from transcripts.pipeline.run import run
+from workers.speech import models
 from workers.speech.audio import AudioError, probe
 from workers.speech.engines import EngineError, TranscribeOptions
 
@@ -29,7 +30,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", nargs="?", help="audio or video file (or a key in the bucket)")
         parser.add_argument("--format", choices=sorted(exports.CONTENT_TYPES), default="txt")
-        parser.add_argument("--language", help="language code, e.g. en; detected when omitted")
+        parser.add_argument("--model", help="Whisper model for this run (default: WHISPER_MODEL)")
+        parser.add_argument("--language", help="language code, e.g. de; detected per passage when omitted")
+        parser.add_argument("--translate", action="store_true", help="translate the speech to English")
+        parser.add_argument("--prompt", help="names, jargon and spellings to expect")
         parser.add_argument("--words", action="store_true", help="word-level timestamps (json)")
         parser.add_argument("--id", dest="transcript_id", help="transcribe a stored transcript now")
         parser.add_argument(
@@ -70,12 +74,22 @@ class Command(BaseCommand):
         info = probe(
             path, max_seconds=settings.MAX_AUDIO_MINUTES * 60, min_seconds=settings.MIN_AUDIO_SECONDS
         )
-        options = TranscribeOptions(language=opts["language"], word_timestamps=opts["words"])
-        result = get_engine().transcribe(path, options, self._progress(info.duration))
+        options = self._options(opts)
+        engine = engine_for(opts["model"])
+        result = engine.transcribe(path, options, self._progress(info.duration))
         self._clear_progress()
         self.stdout.write(exports.render(exports.Document.of(title, result), opts["format"]), ending="")
         if opts["format"] == "json":
             self.stdout.write("")
+
+    def _options(self, opts) -> TranscribeOptions:
+        """Only what the model can do: a language or task it lacks is refused before any work."""
+        task = "translate" if opts["translate"] else "transcribe"
+        models.check(model_info(opts["model"]), opts["language"], task)
+        prompt = (opts["prompt"] or "").strip() or None
+        return TranscribeOptions(
+            language=opts["language"], word_timestamps=opts["words"], task=task, prompt=prompt
+        )
 
     def _run_stored(self, transcript_id: str) -> None:
         try:

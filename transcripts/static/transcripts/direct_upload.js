@@ -65,12 +65,14 @@
         status.textContent = "Registering…";
         var reg = new FormData();
         reg.append("token", grant.token);
-        ["title", "language"].forEach(function (name) {
+        ["title", "language", "prompt"].forEach(function (name) {
           var field = form.elements[name];
           if (field) reg.append(name, field.value);
         });
-        var words = form.elements["word_timestamps"];
-        if (words && words.checked) reg.append("word_timestamps", "on");
+        ["word_timestamps", "translate"].forEach(function (name) {
+          var box = form.elements[name];
+          if (box && box.checked) reg.append(name, "on");
+        });
         return post(box.dataset.registerUrl, reg);
       })
       .then(function (done) { window.location.assign(done.url); })

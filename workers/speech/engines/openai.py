@@ -28,6 +28,7 @@ import openai
 
 from workers.speech import chunking
 from workers.speech.audio import probe
+from workers.speech.languages import NAMES
 from workers.speech.parts import merge
 
 from . import (
@@ -409,14 +410,8 @@ def _attach_words(segments: list[Segment], words: list[Word]) -> None:
         seg.words = mine
 
 
-_LANGUAGES = {
-    "english": "en",
-    "french": "fr",
-    "german": "de",
-    "spanish": "es",
-    "italian": "it",
-    "dutch": "nl",
-}
+# whisper-1 names the language ("english"); Whisper's own names, lower-cased, map back to codes.
+_LANGUAGES = {name.lower(): code for code, name in NAMES.items()}
 
 
 def _language(value) -> str:
