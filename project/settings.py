@@ -251,10 +251,12 @@ OPENAI_MAX_CONCURRENCY = envint("OPENAI_MAX_CONCURRENCY", "8")
 # Long audio (docs/openai.md): the openai engine cuts audio longer than this into parts
 # of at most this length, at pauses; each part is ~1.4 MB of Opus, far below the 25 MB limit.
 OPENAI_CHUNK_SECONDS = envfloat("OPENAI_CHUNK_SECONDS", "600")
-# The local engine decodes audio longer than CHUNK_LOCAL_THRESHOLD_SECONDS in windows of
-# about CHUNK_LOCAL_WINDOW_SECONDS instead of all at once (3 h of 16 kHz floats is 690 MB).
-CHUNK_LOCAL_THRESHOLD_SECONDS = envfloat("CHUNK_LOCAL_THRESHOLD_SECONDS", "1800")
-CHUNK_LOCAL_WINDOW_SECONDS = envfloat("CHUNK_LOCAL_WINDOW_SECONDS", "600")
+# The local engine streams audio and transcribes it in windows of about this length, each
+# cut in a pause, so its memory does not grow with the recording (BENCHMARKS.md, memory).
+CHUNK_LOCAL_WINDOW_SECONDS = envfloat("CHUNK_LOCAL_WINDOW_SECONDS", "300")
+# > 0: faster-whisper's batched pipeline with this batch size, an opt-in "fast" mode that
+# costs accuracy (README, BENCHMARKS.md); 0 decodes sequentially.
+WHISPER_BATCH_SIZE = envint("WHISPER_BATCH_SIZE", "0")
 # On Lambda, audio longer than this is transcribed as parts, one @task invocation each,
 # at most CHUNK_TASK_LANES at a time (OPENAI_MAX_CONCURRENCY for the openai engine).
 CHUNK_TASK_THRESHOLD_SECONDS = envfloat("CHUNK_TASK_THRESHOLD_SECONDS", "1800")
@@ -263,6 +265,7 @@ CHUNK_TASK_LANES = envint("CHUNK_TASK_LANES", "4")
 # Background work: "thread" runs a bounded in-process executor (local default),
 # "inline" runs in the caller, "lambda" hands the id to Zappa's async @task.
 TRANSCRIBE_RUNNER = os.getenv("TRANSCRIBE_RUNNER", "lambda" if ON_LAMBDA else "thread")
+# Each worker gets its own model replica and WHISPER_THREADS / TRANSCRIBE_WORKERS threads.
 TRANSCRIBE_WORKERS = envint("TRANSCRIBE_WORKERS", "1")
 # A claimed row whose lease runs out (crash, Lambda timeout) goes back to the
 # queue; the worker renews it as it makes progress.

@@ -122,7 +122,6 @@ def test_a_part_task_goes_through_zappas_task_router_with_a_tiny_json_payload(al
 
 @pytest.mark.django_db(transaction=True)
 def test_the_local_engine_transcribes_long_audio_in_windows_split_at_pauses(alice_client, settings, tmp_path):
-    settings.CHUNK_LOCAL_THRESHOLD_SECONDS = 10
     settings.CHUNK_LOCAL_WINDOW_SECONDS = 8
     path = tmp_path / "repeated.wav"
     layout = speech_wav(str(path), 4)

@@ -27,10 +27,12 @@ def build(name: str, model: str | None = None) -> Engine:
             settings.WHISPER_COMPUTE_TYPE,
             settings.WHISPER_THREADS,
             settings.WHISPER_BEAM_SIZE,
-            settings.CHUNK_LOCAL_THRESHOLD_SECONDS,
-            settings.CHUNK_LOCAL_WINDOW_SECONDS,
-            settings.WHISPER_MODELS_DIR,
-            settings.WHISPER_ALLOW_DOWNLOAD,
+            window_seconds=settings.CHUNK_LOCAL_WINDOW_SECONDS,
+            models_dir=settings.WHISPER_MODELS_DIR,
+            allow_download=settings.WHISPER_ALLOW_DOWNLOAD,
+            batch_size=settings.WHISPER_BATCH_SIZE,
+            # One replica per worker thread of the local runner; a Lambda runs one at a time.
+            replicas=settings.TRANSCRIBE_WORKERS if settings.TRANSCRIBE_RUNNER == "thread" else 1,
             diarizer=speakers.label,  # torch loads only when speakers are asked for
         )
     if name == "openai":
