@@ -41,7 +41,7 @@ def _too_large(request: HttpRequest, length: int) -> HttpResponse:
 
         return error("too_large", too_large_message(length), 413)
     if request.path_info.startswith("/v1/"):
-        from transcripts.api.openai_compat import _too_large as openai_too_large
+        from transcripts.api.openai_compat import too_large as openai_too_large
 
         return openai_too_large(settings.MAX_UPLOAD_MB * 2**20)
     try:

@@ -130,13 +130,13 @@ def translations(request):
 def _audio(request, task: str) -> HttpResponse:
     limit = settings.OPENAI_COMPAT_MAX_MB * 2**20
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-        return _too_large(limit)
+        return too_large(limit)
     post = request.POST
     upload = request.FILES.get("file")
     if upload is None:
         return error("You must provide a `file` (multipart/form-data).", 400, param="file")
     if upload.size > limit:
-        return _too_large(limit)
+        return too_large(limit)
     options, problem = _options(post, task)
     if problem:
         return problem
@@ -168,7 +168,8 @@ def _audio(request, task: str) -> HttpResponse:
     return _render(t, task, options)
 
 
-def _too_large(limit: float) -> JsonResponse:
+def too_large(limit: float) -> JsonResponse:
+    """413 in OpenAI's error shape (the site-wide length check answers /v1/ with it too)."""
     return error(
         f"The file is larger than this endpoint's {limit / 2**20:g} MB limit. {REST_HINT}",
         413,
