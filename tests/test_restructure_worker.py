@@ -151,7 +151,7 @@ def test_a_job_the_database_was_too_busy_to_claim_comes_back(alice, settings, lo
     from transcripts.models import TranscriptQuerySet
 
     worker = local_worker.local_worker()
-    worker.retry_seconds = 0.1
+    worker.busy_seconds = 0.1
     real_claim, refusals = TranscriptQuerySet.claim, []
 
     def locked_once(self, *args, **kwargs):

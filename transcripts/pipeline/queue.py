@@ -69,12 +69,20 @@ class LocalWorker:
     """`workers` threads working through a FairQueue, plus a sweeper that recovers
     stale rows at start, then whenever a lease runs out (at least every `sweep_seconds`).
     A transient failure is retried after `retry_seconds` by a timer, not by a
-    worker thread sleeping."""
+    worker thread sleeping; a busy database after `busy_seconds`, a blip rather
+    than a failure."""
 
-    def __init__(self, workers: int, sweep_seconds: float = 60.0, retry_seconds: float = 5.0):
+    def __init__(
+        self,
+        workers: int,
+        sweep_seconds: float = 60.0,
+        retry_seconds: float = 5.0,
+        busy_seconds: float = 1.0,
+    ):
         self.queue = FairQueue()
         self.sweep_seconds = sweep_seconds
         self.retry_seconds = retry_seconds
+        self.busy_seconds = busy_seconds
         self._stop = threading.Event()
         self._timers: set[threading.Timer] = set()
         self._threads = [
@@ -100,18 +108,18 @@ class LocalWorker:
             close_old_connections()
             try:
                 if run(transcript_id) == Outcome.RETRY:
-                    self._retry_later(transcript_id)
+                    self._retry_later(transcript_id, self.retry_seconds)
             except (OperationalError, InterfaceError):
                 # The database was busy or away (SQLite answers "locked" at once under load):
                 # the job is not lost, it comes back after a pause; the claim keeps it single.
                 log.warning("transcript %s: database unavailable, retrying", transcript_id, exc_info=True)
-                self._retry_later(transcript_id)
+                self._retry_later(transcript_id, self.busy_seconds)
             except Exception:
                 log.exception("transcript %s: worker failed", transcript_id)
             finally:
                 close_old_connections()
 
-    def _retry_later(self, transcript_id: str) -> None:
+    def _retry_later(self, transcript_id: str, seconds: float) -> None:
         def resubmit() -> None:
             self._timers.discard(timer)
             try:
@@ -119,7 +127,7 @@ class LocalWorker:
             finally:
                 connections.close_all()  # this timer thread's, which ends here
 
-        timer = threading.Timer(self.retry_seconds, resubmit)
+        timer = threading.Timer(seconds, resubmit)
         timer.daemon = True
         self._timers.add(timer)
         if not self._stop.is_set():
