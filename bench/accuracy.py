@@ -44,6 +44,7 @@ GERMAN = [
 VOICES = {"en": ["en-us", "en-gb-x-rp"], "de": ["de", "de+f3"]}
 SPEEDS = [150, 190]
 SNR_DB = 10.0  # pink noise this far below the speech: a noisy room, still clearly audible
+SEED = 1234
 CANDIDATES = ["tiny.en", "base", "small", "medium", "large-v3", "large-v3-turbo"]
 
 
@@ -129,32 +130,39 @@ def available(names: list[str], models_dir: Path) -> list[str]:
 
 
 def run_model(name: str, clips: list[dict], models_dir: Path, threads: int) -> list[dict]:
+    import ctranslate2
     from faster_whisper import WhisperModel
 
-    engine = LocalEngine(name, "cpu", "int8", threads, 5, models_dir=models_dir)
-    with engine._replica():  # loaded before timing
-        pass
-    alone = WhisperModel(
-        models.resolve(name, models_dir), device="cpu", compute_type="int8", cpu_threads=threads
-    )
+    folder = models.resolve(name, models_dir)
     rows = []
     for i, clip in enumerate(clips):
         seconds = float(subprocess.run(["soxi", "-D", clip["path"]], capture_output=True, text=True).stdout)
+        # Whisper falls back to sampling (temperature > 0) on hard audio, and CTranslate2's
+        # random generator lives in each model's worker thread, seeded when the model is
+        # built. Both sides get a model built from the same seed for every clip, so a
+        # difference in text is the pipeline's, not the dice's. Loading is not timed.
+        ctranslate2.set_random_seed(SEED)
+        engine = LocalEngine(name, "cpu", "int8", threads, 5, models_dir=models_dir)
+        engine.warm()
+        ctranslate2.set_random_seed(SEED)
+        alone = WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads)
         order = ("product", "alone") if i % 2 == 0 else ("alone", "product")
         out: dict = {}
         for side in order:
             started, cpu = time.perf_counter(), time.process_time()
             if side == "product":
-                out["product"] = engine.transcribe(clip["path"], TranscribeOptions()).text
+                result = engine.transcribe(clip["path"], TranscribeOptions())
+                out["product"], out["product_language"] = result.text, result.language
             else:
                 # The product's options: beam 5, VAD on, language detected.
-                segments, _ = alone.transcribe(clip["path"], beam_size=5, vad_filter=True)
-                out["alone"] = join_text(list(segments))
+                segments, info = alone.transcribe(clip["path"], beam_size=5, vad_filter=True)
+                out["alone"], out["alone_language"] = join_text(list(segments)), info.language
             out[f"{side}_seconds"] = time.perf_counter() - started
             out[f"{side}_cpu"] = time.process_time() - cpu
         rows.append({**clip, "model": name, "audio_seconds": seconds, **out})
         print(
-            f"{name} {clip['language']} {clip['voice']} {clip['speed']} noise={clip['noise']}: {out['product']!r}",
+            f"{name} {clip['language']} {clip['voice']} {clip['speed']} noise={clip['noise']}: {out['product']!r}"
+            + ("" if out["product"] == out["alone"] else f" | alone: {out['alone']!r}"),
             file=sys.stderr,
         )
     return rows

@@ -136,6 +136,11 @@ class LocalEngine:
                 self._idle.append(model)
                 self._available.notify()
 
+    def warm(self) -> None:
+        """Load a replica now, so the first transcription does not wait for it."""
+        with self._replica():
+            pass
+
     @property
     def info(self) -> models.ModelInfo:
         """What the model can do: from its files once loaded, from its name before."""
