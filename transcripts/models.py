@@ -53,6 +53,10 @@ SOURCES = (
 )
 # Sent once when a row first reaches completed or failed (webhooks listen).
 transcript_finished = Signal()
+# Sent by every stale-row sweep (the Lambda schedule, the local worker, `transcribe --recover`),
+# so other work whose process may die (webhook deliveries) is recovered on the same beat
+# without the pipeline importing the API.
+stale_sweep = Signal()
 
 
 def _upload_to(instance: Transcript, filename: str) -> str:
@@ -98,11 +102,15 @@ class TranscriptQuerySet(models.QuerySet):
             # Conditional on still being stale: a worker may renew or finish it meanwhile.
             stale = Transcript.objects.stale().filter(id=t.id, status=t.status)
             if t.status == PROCESSING and t.attempts >= settings.TRANSCRIBE_MAX_ATTEMPTS:
-                stale.update(
-                    status=FAILED,
-                    error=f"Transcription was interrupted {t.attempts} times (the worker stopped or timed out). Retry to try again.",
-                    lease_expires_at=None,
+                reason = (
+                    f"Transcription was interrupted {t.attempts} times "
+                    "(the worker stopped or timed out). Retry to try again."
                 )
+                fields = dict(status=FAILED, error=reason, lease_expires_at=None, updated_at=now)
+                if stale.update(**fields):
+                    # Only the sweep that moved the row announces it: the same tags and
+                    # transcript_finished (webhooks) as any other failure.
+                    Transcript.objects.get(id=t.id).announce_failure(reason)
                 continue
             lease = now + timedelta(seconds=settings.TRANSCRIBE_LEASE_SECONDS)
             if stale.update(status=QUEUED, lease_expires_at=lease):
@@ -182,13 +190,18 @@ class Transcript(models.Model):
         if not rows.exclude(status__in=(COMPLETED, FAILED)).update(**fields):
             return bool(rows.filter(status=FAILED).update(**fields))  # a newer reason for a failed row
         self.status, self.error = FAILED, fields["error"]
+        self.announce_failure(reason)
+        return True
+
+    def announce_failure(self, reason: str) -> None:
+        """What follows a row's move to failed, by whichever path moved it: the log,
+        the audio's tags, and transcript_finished (webhooks). Call once per move."""
         log.warning("transcript %s failed: %s", self.id, reason)
         try:
             self.tag({"status": "failed", "reason": reason})
         except Exception:  # the row says it already; a tag is a convenience
             log.exception("could not tag %s", self.audio.name)
         transcript_finished.send(sender=Transcript, transcript=self)
-        return True
 
     def transcribe_options(self) -> TranscribeOptions:
         """What the engine is asked: this upload's choices plus its owner's vocabulary

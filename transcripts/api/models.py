@@ -137,6 +137,10 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # While sending: when the sender's claim runs out. It is renewed at each attempt;
+    # past it a sweep takes the delivery over, so a sender that died does not leave it
+    # "sending" forever.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -22,17 +22,18 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, close_old_connections, transaction
-from django.db.models import Q
+from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
 from zappa.asynchronous import task
 
-from transcripts.models import COMPLETED, Transcript, transcript_finished
+from transcripts.models import COMPLETED, Transcript, stale_sweep, transcript_finished
 
 from . import payloads
 from .models import DELIVERED, GAVE_UP, PENDING, SENDING, WebhookDelivery, WebhookEndpoint
@@ -167,7 +168,9 @@ def _deliver_in_thread(delivery_id) -> None:
     except Exception:
         log.exception("webhook delivery %s failed", delivery_id)
     finally:
-        close_old_connections()
+        # Closed, not kept for reuse: an idle pool thread would hold a connection for
+        # as long as the process lives (and PostgreSQL refuses to drop a database in use).
+        connections.close_all()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -189,10 +192,35 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
         return None, str(exc)[:300] or exc.__class__.__name__
 
 
+# Past its lease a "sending" row is taken to have lost its sender (a process killed, a
+# Lambda timed out): one attempt's timeout, the wait before the next, and this much more.
+LEASE_MARGIN_SECONDS = 60
+
+
+def _lease(wait: float = 0.0):
+    seconds = wait + settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def _claim(delivery_id):
+    """Move the row to sending with a fresh lease: from pending, or from sending whose
+    sender's lease ran out. One conditional UPDATE, so one caller wins; None if another did."""
+    lease = _lease()
+    rows = WebhookDelivery.objects.filter(id=delivery_id)
+    if rows.filter(status=PENDING).update(status=SENDING, lease_expires_at=lease):
+        return lease
+    stale = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at__isnull=True)
+    if rows.filter(stale, status=SENDING).update(lease_expires_at=lease):
+        return lease
+    return None
+
+
 def deliver(delivery_id) -> str:
     """Send one event until the receiver answers 2xx or the retry time is spent.
-    Only the caller that moves the row from pending to sending sends it."""
-    if not WebhookDelivery.objects.filter(id=delivery_id, status=PENDING).update(status=SENDING):
+    Only the caller that claims the row sends it, and it records each attempt only
+    while its lease is still the row's: a sender that outlived its lease stops."""
+    lease = _claim(delivery_id)
+    if lease is None:
         return "skipped"
     delivery = WebhookDelivery.objects.select_related("endpoint").get(id=delivery_id)
     endpoint, body = delivery.endpoint, delivery.body.encode()
@@ -204,27 +232,63 @@ def deliver(delivery_id) -> str:
             (None, problem) if problem else _post(endpoint.url, body, _headers(delivery, endpoint))
         )
         ok = code is not None and 200 <= code < 300
-        delivery.attempts += 1
-        delivery.last_status_code, delivery.last_error = code, "" if ok else failure
-        delivery.last_attempt_at = timezone.now()
+        now = timezone.now()
+        status, delivered_at = SENDING, None
         if ok:
-            delivery.status, delivery.delivered_at = DELIVERED, delivery.last_attempt_at
+            status, delivered_at = DELIVERED, now
         elif problem or time.time() + wait > deadline:
-            delivery.status = GAVE_UP
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "last_status_code",
-                "last_error",
-                "last_attempt_at",
-                "status",
-                "delivered_at",
-            ]
+            status = GAVE_UP
+        renewed = _lease(wait) if status == SENDING else None
+        recorded = _hold(
+            delivery.id,
+            lease,
+            attempts=F("attempts") + 1,
+            last_status_code=code,
+            last_error="" if ok else failure,
+            last_attempt_at=now,
+            status=status,
+            delivered_at=delivered_at,
+            lease_expires_at=renewed,
         )
-        if delivery.status != SENDING:
-            return delivery.status
+        if not recorded:
+            return _taken_over(delivery.id)
+        if status != SENDING:
+            return status
         time.sleep(wait)
+        # Renewed before the next attempt: if a sweep took the delivery over while this
+        # sender was stopped, this sender must not post it again.
+        lease = _lease()
+        if not _hold(delivery.id, renewed, lease_expires_at=lease):
+            return _taken_over(delivery.id)
         wait *= 2
+
+
+def _taken_over(delivery_id) -> str:
+    log.warning("webhook delivery %s was taken over by a sweep; this sender stops", delivery_id)
+    return "taken over"
+
+
+def _hold(delivery_id, lease, **fields) -> bool:
+    """Update the row only while `lease` is still its lease, i.e. this sender's claim."""
+    rows = WebhookDelivery.objects.filter(id=delivery_id, status=SENDING, lease_expires_at=lease)
+    return bool(rows.update(**fields))
+
+
+@receiver(stale_sweep, dispatch_uid="webhooks_on_sweep")
+def on_sweep(sender, **kwargs) -> None:
+    recover_stale_deliveries()
+
+
+def recover_stale_deliveries() -> list[str]:
+    """Send again the deliveries whose sender vanished mid-send (each stale-row sweep
+    asks, through stale_sweep). `deliver` claims each one, so two sweeps at once send
+    it once."""
+    stale = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at__isnull=True)
+    ids = [str(i) for i in WebhookDelivery.objects.filter(stale, status=SENDING).values_list("id", flat=True)]
+    for delivery_id in ids:
+        log.info("recovering webhook delivery %s", delivery_id)
+        send(delivery_id)
+    return ids
 
 
 def _headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> dict:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from transcripts.models import QUEUED, UPLOADED, Transcript
+from transcripts.models import QUEUED, UPLOADED, Transcript, stale_sweep
 
 from .queue import local_worker
 from .run import transcribe
@@ -35,9 +35,11 @@ def dispatch(transcript_id) -> None:
 
 
 def recover_stale() -> list[str]:
-    """Put rows whose worker vanished back to work (the Lambda schedule and the CLI call this)."""
+    """Put rows whose worker vanished back to work (the Lambda schedule and the CLI call this);
+    listeners to stale_sweep recover their own (webhook deliveries)."""
     recovered = Transcript.objects.requeue_stale()
     for transcript_id in recovered:
         log.info("recovering stale transcript %s", transcript_id)
         dispatch(transcript_id)
+    stale_sweep.send(sender=Transcript)
     return recovered

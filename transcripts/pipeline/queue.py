@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
-from transcripts.models import Transcript
+from transcripts.models import Transcript, stale_sweep
 
 from . import Outcome
 from .run import run
@@ -147,6 +147,7 @@ class LocalWorker:
                 for transcript_id in Transcript.objects.requeue_stale():
                     log.info("recovering stale transcript %s", transcript_id)
                     self.submit(transcript_id)
+                stale_sweep.send(sender=Transcript)
                 expiry = Transcript.objects.next_lease_expiry()
                 if expiry is not None:
                     # Just after the next lease runs out: a dead worker's row waits no longer.
