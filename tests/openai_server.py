@@ -12,6 +12,7 @@ at once, abandoned ones included.
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
 import hashlib
@@ -252,7 +253,12 @@ class FakeOpenAI:
                 time.sleep(max(work - (time.monotonic() - seen.worked), 0))
                 seen.finished = time.monotonic()
                 words = "word" in fields.get("timestamp_granularities[]", [])
-                self._answer(*_render(fmt, duration, spans, filename, words, translate))
+                voices = None
+                if fields.get("known_speaker_names[]"):
+                    voices = _voices(fields, audio, spans)
+                    if isinstance(voices, str):
+                        return self._error(seen, 400, voices, "known_speaker_references")
+                self._answer(*_render(fmt, duration, spans, filename, words, translate, voices))
 
         return Handler
 
@@ -335,8 +341,70 @@ def _listen(audio: bytes) -> tuple[float, list[tuple[float, float]]]:
     return duration, spans
 
 
+def _samples(audio: bytes) -> np.ndarray:
+    """Mono 16 kHz floats of an upload."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+    out = []
+    with av.open(io.BytesIO(audio)) as container:
+        for frame in container.decode(audio=0):
+            frame.pts = None
+            out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _pitch(samples: np.ndarray) -> float:
+    """Median fundamental frequency by autocorrelation: the fake's whole idea of a voice
+    (the tests' two espeak-ng speakers sit near 90 Hz and 250 Hz)."""
+    frame, found = 640, []
+    for i in range(0, len(samples) - frame, frame):
+        w = samples[i : i + frame]
+        if np.sqrt(np.mean(w * w)) < 0.02:
+            continue
+        ac = np.correlate(w, w, "full")[frame - 1 :]
+        k = 40 + int(np.argmax(ac[40:228]))  # 70–400 Hz
+        if ac[k] > 0.3 * ac[0]:
+            found.append(16000 / k)
+    return float(np.median(found)) if found else 0.0
+
+
+def _voices(fields: dict, audio: bytes, spans) -> list[str] | str:
+    """Known speakers as the API takes them: each span is labelled with the known name whose
+    reference clip has its pitch (within 20 %), else A, B, ... by pitch, in order heard.
+    A string is the API's refusal."""
+    names, refs = fields.get("known_speaker_names[]", []), fields.get("known_speaker_references[]", [])
+    if len(names) != len(refs) or len(names) > 4:
+        return "known_speaker_names and known_speaker_references must match, at most 4."
+    known: list[tuple[str, float]] = []
+    for name, ref in zip(names, refs, strict=True):
+        head, _, data = ref.partition(",")
+        if not head.startswith("data:audio/") or not head.endswith(";base64"):
+            return "known_speaker_references must be data URLs of audio."
+        clip = _samples(base64.b64decode(data))
+        if not 2.0 <= len(clip) / 16000 <= 10.0:
+            return "Each known speaker reference must be between 2 and 10 seconds."
+        known.append((name, _pitch(clip)))
+    samples = _samples(audio)
+    unknown: list[tuple[str, float]] = []
+    labels = []
+    for start, end in spans:
+        f0 = _pitch(samples[int(start * 16000) : int(end * 16000)])
+        match = [n for n, p in known + unknown if p and abs(f0 - p) <= 0.2 * p]
+        if not match:
+            unknown.append(("ABCDEFGH"[len(unknown) % 8], f0))
+            match = [unknown[-1][0]]
+        labels.append(match[0])
+    return labels
+
+
 def _render(
-    fmt: str, duration: float, spans, filename: str, words: bool, translate: bool = False
+    fmt: str,
+    duration: float,
+    spans,
+    filename: str,
+    words: bool,
+    translate: bool = False,
+    voices: list[str] | None = None,
 ) -> tuple[int, str, str]:
     segments = []
     said = "translated sound" if translate else "sound"
@@ -350,9 +418,15 @@ def _render(
     if fmt == "json":
         return 200, json.dumps({"text": text}), "application/json"
     if fmt == "diarized_json":
-        # Two people taking turns, labelled as the API labels unknown speakers.
+        # Two people taking turns, labelled as the API labels unknown speakers; with known
+        # speakers, labelled by voice.
         turns = [
-            {**s, "id": f"seg_{i}", "speaker": "AB"[i % 2], "type": "transcript.text.segment"}
+            {
+                **s,
+                "id": f"seg_{i}",
+                "speaker": voices[i] if voices else "AB"[i % 2],
+                "type": "transcript.text.segment",
+            }
             for i, s in enumerate(segments)
         ]
         doc = {"task": "transcribe", "duration": round(duration, 3), "text": text, "segments": turns}

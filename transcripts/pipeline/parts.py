@@ -11,12 +11,17 @@ keeps its windows in); the row stays `processing`, so a vanished invocation is
 recovered by the stale-row sweep, and a retry (automatic or from the UI) runs only
 the parts still missing. The merge happens once: the finisher is whoever moves
 `progress` to 1.0 with a conditional UPDATE.
+
+Speakers asked of the openai engine: its labels hold only within one request, so
+the first part goes alone, and a clip of each voice it heard (workers/speech/voices.py)
+goes with every other part, which then name those voices as the first part did.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils import timezone
@@ -26,10 +31,10 @@ from transcripts import storage as store
 from transcripts.engines import get_engine
 from transcripts.keys import work_prefix
 from transcripts.models import PROCESSING, UNEXPECTED, Transcript, forget_if_deleted
-from workers.speech import chunking
+from workers.speech import chunking, voices
 from workers.speech.audio import AudioError
 from workers.speech.chunking import Piece, Span
-from workers.speech.engines import EngineError, TranscriptionResult, throttled
+from workers.speech.engines import EngineError, TranscriptionResult, Voice, throttled
 from workers.speech.parts import merge, result_from_dict
 
 from . import Outcome
@@ -127,10 +132,44 @@ def fan_out(transcript: Transcript, path: str, duration: float) -> Outcome:
     if not missing:
         return finish(transcript_id)
     transcript.report_progress(min((len(pieces) - len(missing)) / len(pieces), 0.99))
+    if _diarizing(transcript):
+        if 0 in missing:
+            # The first part alone: every other part is sent the voices it heard.
+            transcribe_parts(transcript_id, [0])
+            return Outcome.SPLIT
+        if load_voices(transcript_id) is None:  # stopped between the two: hear them again
+            with store.local_copy(pieces[0].path) as path:
+                keep_voices(transcript_id, path, stored.get(pieces[0].span))
+    _start_lanes(transcript_id, missing)
+    return Outcome.SPLIT
+
+
+def _start_lanes(transcript_id: str, missing: list[int]) -> None:
     n = lanes()
     for lane in range(min(n, len(missing))):
         transcribe_parts(transcript_id, missing[lane::n])
-    return Outcome.SPLIT
+
+
+def _diarizing(transcript: Transcript) -> bool:
+    """Speakers asked of a diarizing API, whose labels hold only within one request."""
+    return _openai() and transcript.transcribe_options().speakers is not None
+
+
+def _voices_key(transcript_id) -> str:
+    return f"{work_prefix(transcript_id)}voices.json"
+
+
+def keep_voices(transcript_id: str, path: str, result: TranscriptionResult) -> None:
+    """A clip of each speaker of the first part (audio at `path`), for the parts after it."""
+    heard = voices.references(path, result.segments)
+    store.put_json(
+        _voices_key(transcript_id), {"voices": voices.to_list(heard)}, {"transcript-id": transcript_id}
+    )
+
+
+def load_voices(transcript_id) -> tuple[Voice, ...] | None:
+    data = store.get_json(_voices_key(transcript_id))
+    return None if data is None else voices.from_list(data["voices"])
 
 
 @task
@@ -151,7 +190,12 @@ def run_part(transcript_id: str, indexes: list[int]) -> Outcome:
     pieces, _ = planned
     piece = pieces[indexes[0]]
     stored = StoredParts(transcript_id)
+    diarizing = _diarizing(transcript)
+    first = piece.span.index == 0
     if stored.get(piece.span) is None:
+        options = transcript.transcribe_options()
+        if diarizing and not first:
+            options = replace(options, voices=load_voices(transcript_id) or ())
         done = stored.count()
         label = piece.span.label(len(pieces))
         progress = throttled(
@@ -159,7 +203,9 @@ def run_part(transcript_id: str, indexes: list[int]) -> Outcome:
         )
         try:
             with LeaseKeeper(transcript.id), store.local_copy(piece.path) as path:
-                result = get_engine().transcribe(path, transcript.transcribe_options(), progress)
+                result = get_engine().transcribe(path, options, progress)
+                if diarizing and first:
+                    keep_voices(transcript_id, path, result)  # before the part: see fan_out
         except (EngineError, AudioError) as exc:
             return _part_failed(transcript, f"{label.capitalize()} failed: {exc}")
         except Exception:
@@ -169,6 +215,8 @@ def run_part(transcript_id: str, indexes: list[int]) -> Outcome:
         transcript.report_progress(min((done + 1) / len(pieces), 0.99))
     if len(indexes) > 1:
         transcribe_parts(transcript_id, indexes[1:])
+    elif diarizing and first:
+        _start_lanes(transcript_id, [p.span.index for p in pieces if stored.get(p.span) is None])
     return finish(transcript_id)
 
 
@@ -194,7 +242,7 @@ def finish(transcript_id: str) -> Outcome:
     if not won:
         return Outcome.SKIPPED
     transcript = Transcript.objects.get(id=transcript_id)
-    merged = merge(results, pieces, duration)
+    merged = merge(results, pieces, duration, [v.id for v in load_voices(transcript_id) or ()])
     total = (timezone.now() - transcript.started_at).total_seconds() if transcript.started_at else 0.0
     merged.timings = {"total": round(total, 3), "parts": len(pieces)}
     transcript.store_result(merged)

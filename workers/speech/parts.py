@@ -7,10 +7,10 @@ them. Where the finished parts are kept is the caller's business (a `PartCache`)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from .chunking import Piece
-from .engines import Segment, TranscriptionResult, Word, join_text, languages_of
+from .engines import Segment, TranscriptionResult, Word, heard, join_text, languages_of
 
 
 def result_from_dict(data: dict) -> TranscriptionResult:
@@ -32,14 +32,19 @@ def result_from_dict(data: dict) -> TranscriptionResult:
 
 
 def merge(
-    results: Sequence[TranscriptionResult], pieces: Sequence[Piece], duration: float
+    results: Sequence[TranscriptionResult],
+    pieces: Sequence[Piece],
+    duration: float,
+    shared: Collection[str] = (),
 ) -> TranscriptionResult:
     """One result on the original timeline: each part's times offset by where it starts,
     kept inside its part and never before what came earlier, so times only go forward.
-    The results given are left as they are."""
+    Speaker ids in `shared` mean the same person in every part (workers/speech/voices.py);
+    any other id is that part's own. Ids are then renumbered S1, S2, ... in the order
+    heard. The results given are left as they are."""
     segments: list[Segment] = []
     floor = 0.0
-    for result, piece in zip(results, pieces, strict=True):
+    for n, (result, piece) in enumerate(zip(results, pieces, strict=True)):
         lo = piece.offset
         hi = duration if piece is pieces[-1] else min(piece.offset + piece.span.duration, duration)
         for s in result.segments:
@@ -61,13 +66,15 @@ def merge(
                     end,
                     s.text,
                     words,
-                    s.speaker,
+                    s.speaker if n == 0 or s.speaker is None or s.speaker in shared else f"{s.speaker}@{n}",
                     s.language or result.language,
                     s.language_probability,
                 )
             )
             floor = start
+    _renumber(segments)
     languages = languages_of(segments)
+    asked = any(r.speakers is not None for r in results)
     first = results[0] if results else None
     return TranscriptionResult(
         text=join_text(segments),
@@ -78,7 +85,15 @@ def merge(
         model=first.model if first else "",
         engine=first.engine if first else "",
         timestamps=all(r.timestamps for r in results),
+        speakers=heard(segments) if asked else None,
     )
+
+
+def _renumber(segments: list[Segment]) -> None:
+    ids: dict[str, str] = {}
+    for s in segments:
+        if s.speaker is not None:
+            s.speaker = ids.setdefault(s.speaker, f"S{len(ids) + 1}")
 
 
 def _place(t: float, lo: float, hi: float) -> float:

@@ -21,7 +21,6 @@ Torch, Resemblyzer and scikit-learn are an optional extra
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from collections.abc import Iterable
@@ -31,7 +30,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 # The option's type and its error live at the engine boundary, beside TranscribeOptions.
-from workers.speech.engines import MAX_SPEAKERS, SpeakerCount, SpeakersError  # noqa: F401 - re-exported
+from workers.speech.engines import (  # noqa: F401 - re-exported
+    MAX_SPEAKERS,
+    SpeakerCount,
+    SpeakersError,
+    default_name,
+    heard,
+)
 
 if TYPE_CHECKING:
     from workers.speech.engines import Segment
@@ -74,11 +79,6 @@ def available() -> bool:
 
 def speaker_id(index: int) -> str:
     return f"S{index + 1}"
-
-
-def default_name(speaker: str) -> str:
-    """'S1' -> 'Speaker 1': what a speaker is called until the user renames them."""
-    return f"Speaker {speaker[1:]}" if re.fullmatch(r"S\d+", speaker) else speaker
 
 
 _encoder = None
@@ -235,9 +235,3 @@ def label_segments(segments: list[Segment], turns: list[Turn]) -> dict[str, str]
     for segment in segments:
         segment.speaker = speaker_at(turns, segment.start, segment.end)
     return heard(segments)
-
-
-def heard(segments: list[Segment]) -> dict[str, str]:
-    """Id -> default name of every speaker the segments name, in id order (S1, S2, ..., S10)."""
-    ids = {s.speaker for s in segments if s.speaker}
-    return {s: default_name(s) for s in sorted(ids, key=lambda s: (len(s), s))}

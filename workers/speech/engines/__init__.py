@@ -40,6 +40,14 @@ class Segment:
     language_probability: float | None = None
 
 
+@dataclass(frozen=True)
+class Voice:
+    """A speaker id and a clip of that speaker, as a `data:` URL (workers/speech/voices.py)."""
+
+    id: str
+    reference: str
+
+
 @dataclass
 class TranscribeOptions:
     language: str | None = None
@@ -49,6 +57,8 @@ class TranscribeOptions:
     speakers: SpeakerCount | None = None  # None: no speaker labels
     # Words to expect (names, jargon), comma-separated: faster-whisper's `hotwords`.
     hotwords: str | None = None
+    # Speakers already heard in an earlier part of the same audio (workers/speech/voices.py).
+    voices: tuple[Voice, ...] = ()
 
 
 @dataclass
@@ -191,3 +201,14 @@ def throttled(report: Progress, seconds: float = 2.0) -> Progress:
             report(fraction)
 
     return progress
+
+
+def default_name(speaker: str) -> str:
+    """'S1' -> 'Speaker 1': what a speaker is called until the user renames them."""
+    return f"Speaker {speaker[1:]}" if re.fullmatch(r"S\d+", speaker) else speaker
+
+
+def heard(segments: list[Segment]) -> dict[str, str]:
+    """Id -> default name of every speaker the segments name, in id order (S1, S2, ..., S10)."""
+    ids = {s.speaker for s in segments if s.speaker}
+    return {s: default_name(s) for s in sorted(ids, key=lambda s: (len(s), s))}

@@ -14,6 +14,7 @@ once, with the same limit, while the server is still working on it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -21,12 +22,14 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx2
 import openai
 
-from workers.speech import chunking
+from workers.speech import chunking, voices
 from workers.speech.audio import probe
 from workers.speech.languages import NAMES
 from workers.speech.parts import merge
@@ -39,6 +42,7 @@ from . import (
     TranscribeOptions,
     TranscriptionResult,
     Word,
+    heard,
     join_text,
 )
 from .pacing import Pacer
@@ -159,10 +163,26 @@ class OpenAIEngine:
                 result.segments[0].end = result.duration
             result.timings = {"transcribe": round(time.monotonic() - started, 3)}
             return _with_speakers(result, options)
+        shared: tuple[str, ...] = ()
         with tempfile.TemporaryDirectory(prefix="openai-", dir=os.getenv("WORK_DIR") or None) as work:
             pieces = chunking.split(path, info.duration, self.chunk_seconds, work)
-            results = self.transcribe_pieces(pieces, options, progress, parts)
-        merged = merge(results, pieces, info.duration)
+            if options.speakers is None or len(pieces) == 1:
+                results = self.transcribe_pieces(pieces, options, progress, parts)
+            else:
+                # The first part alone, then the rest told who it heard (workers/speech/voices.py).
+                first_share = pieces[0].span.duration / (sum(p.span.duration for p in pieces) or 1.0)
+                results = self.transcribe_pieces(
+                    pieces[:1], options, progress and (lambda f: progress(f * first_share)), parts
+                )
+                known = voices.references(pieces[0].path, results[0].segments)
+                shared = tuple(v.id for v in known)
+                results += self.transcribe_pieces(
+                    pieces[1:],
+                    replace(options, voices=known),
+                    progress and (lambda f: progress(first_share + f * (1 - first_share))),
+                    parts,
+                )
+        merged = merge(results, pieces, info.duration, shared)
         merged.timings = {"transcribe": round(time.monotonic() - started, 3), "parts": len(pieces)}
         return _with_speakers(merged, options)
 
@@ -301,6 +321,9 @@ class OpenAIEngine:
             kwargs["language"] = options.language
         if options.prompt and profile["model"] != DIARIZE_MODEL:  # which takes no prompt
             kwargs["prompt"] = options.prompt
+        if options.voices and profile["model"] == DIARIZE_MODEL:
+            kwargs["known_speaker_names"] = [v.id for v in options.voices]
+            kwargs["known_speaker_references"] = [v.reference for v in options.voices]
         stem = os.path.splitext(os.path.basename(path))[0] or "audio"
         try:
             with open(path, "rb") as f:
@@ -335,11 +358,15 @@ class OpenAIEngine:
                 ),
                 transient=True,
             ) from None
-        result = self._parse(body, profile["response_format"], profile["model"])
+        result = self._parse(
+            body, profile["response_format"], profile["model"], {v.id for v in options.voices}
+        )
         result.language = result.language or ("en" if options.task == "translate" else options.language or "")
         return result
 
-    def _parse(self, body: str, response_format: str, model: str) -> TranscriptionResult:
+    def _parse(
+        self, body: str, response_format: str, model: str, known: Collection[str] = ()
+    ) -> TranscriptionResult:
         if response_format == "text":
             data: dict = {"text": body}
         else:
@@ -359,11 +386,13 @@ class OpenAIEngine:
         words = [_word(w) for w in data.get("words") or []]
         if words and segments and all(s.words is None for s in segments):
             _attach_words(segments, words)
-        # diarized_json labels speakers A, B, ... (or by known names): ids S1, S2, ... in order heard.
-        ids: dict[str, str] = {}
+        # diarized_json labels speakers A, B, ... in order heard, and known speakers by the
+        # names sent (our ids): ids S1, S2, ..., the known ones kept, no new one taking theirs.
+        ids: dict[str, str] = {k: k for k in known}
+        fresh = (f"S{n}" for n in itertools.count(1) if f"S{n}" not in known)
         for seg in segments:
             if seg.speaker is not None:
-                seg.speaker = ids.setdefault(seg.speaker, f"S{len(ids) + 1}")
+                seg.speaker = ids.get(seg.speaker) or ids.setdefault(seg.speaker, next(fresh))
         return TranscriptionResult(
             text=join_text(segments) if timestamps else data["text"].strip(),
             language=_language(data.get("language")),
@@ -378,8 +407,6 @@ class OpenAIEngine:
 def _with_speakers(result: TranscriptionResult, options: TranscribeOptions) -> TranscriptionResult:
     """Where speakers were asked for, the result names those heard (id -> "Speaker N"), as the local engine's does."""
     if options.speakers is not None:
-        from workers.speech.speakers import heard
-
         result.speakers = heard(result.segments)
     return result
 
