@@ -16,7 +16,15 @@ from django.test import Client
 from django.utils import timezone
 
 from transcripts.api import webhooks
-from transcripts.api.models import DELIVERED, GAVE_UP, SENDING, ApiKey, WebhookDelivery, WebhookEndpoint
+from transcripts.api.models import (
+    DELIVERED,
+    GAVE_UP,
+    PENDING,
+    SENDING,
+    ApiKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from transcripts.models import COMPLETED, FAILED, PROCESSING, Transcript
 from transcripts.pipeline.dispatch import recover_stale
 from transcripts.pipeline.run import run
@@ -322,4 +330,76 @@ def test_a_sender_that_outlived_its_lease_stops_and_the_event_is_accepted_once(a
     assert outcome == ["taken over"]
     assert [r["valid"] for r in receiver.requests] == [True, True]  # a 500, then the sweep's 200
     assert len(receiver.accepted) == 1
+    assert WebhookDelivery.objects.get().status == DELIVERED
+
+
+def _queue_event(owner, receiver, secret: str) -> WebhookDelivery:
+    """A failed transcript queues its event the way the code does; whether it is
+    dispatched is up to the caller."""
+    endpoint = WebhookEndpoint.objects.create(owner=owner, url=receiver.url, secret=secret)
+    receiver.secret = endpoint.secret
+    Transcript.objects.create(owner=owner, title="x", status=PROCESSING).fail("Broken audio.")
+    return WebhookDelivery.objects.get()
+
+
+def _make_due(delivery: WebhookDelivery) -> None:
+    past = timezone.now() - timedelta(seconds=webhooks.PENDING_GRACE_SECONDS + 1)
+    WebhookDelivery.objects.filter(id=delivery.id).update(created_at=past)
+
+
+@pytest.fixture
+def lost(alice, receiver, monkeypatch):
+    """A delivery whose dispatch was lost (its process died before the pool ran it):
+    "pending", never tried."""
+    receiver.failures = 0
+    with monkeypatch.context() as m:
+        m.setattr(webhooks, "send", lambda delivery_id: None)
+        delivery = _queue_event(alice, receiver, "whsec_p")
+    assert delivery.status == PENDING and delivery.attempts == 0
+    return delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_delivery_whose_dispatch_was_lost_is_sent_once_when_due(lost, receiver):
+    # Just created: a live process would be about to send it, so the sweep leaves it alone.
+    for _ in range(2):
+        assert sweeper.recover_stale({"detail-type": "Scheduled Event"}, None) == {"recovered": []}
+    assert receiver.requests == [] and WebhookDelivery.objects.get().status == PENDING
+
+    _make_due(lost)
+    for _ in range(2):  # two sweeps: one claims and sends it, the next finds it delivered
+        assert sweeper.recover_stale({"detail-type": "Scheduled Event"}, None) == {"recovered": []}
+
+    assert [r["valid"] for r in receiver.requests] == [True]
+    assert len(receiver.accepted) == 1 and receiver.accepted[0]["id"] == str(lost.id)
+    assert receiver.accepted[0]["type"] == "transcript.failed"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.lease_expires_at) == (DELIVERED, 1, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_local_workers_pool_sends_a_lost_pending_delivery_once(lost, receiver, local_worker):
+    _make_due(lost)
+    assert recover_stale() == [] and recover_stale() == []  # the second finds it queued or claimed
+    deadline = time.monotonic() + 20
+    while WebhookDelivery.objects.get().status != DELIVERED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # a second send, were there one, would have arrived by now
+    assert WebhookDelivery.objects.get().status == DELIVERED
+    assert [r["valid"] for r in receiver.requests] == [True] and len(receiver.accepted) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_lambda_a_sweep_racing_a_late_invoke_sends_once(alice, receiver, zappa_handler, async_invokes):
+    receiver.failures = 0
+    delivery = _queue_event(alice, receiver, "whsec_r")
+    assert [p["task_path"] for p in async_invokes] == ["transcripts.api.webhooks.deliver_task"]
+    # The invoke waits in Lambda's queue (throttled) past the grace: two sweeps each queue
+    # the delivery again, and the three tasks race for one claim.
+    _make_due(delivery)
+    for _ in range(2):
+        sweeper.recover_stale({"detail-type": "Scheduled Event"}, None)
+    assert len(async_invokes) == 3
+    assert aws_helpers.deliver_all(zappa_handler, async_invokes) == [DELIVERED, "skipped", "skipped"]
+    assert [r["valid"] for r in receiver.requests] == [True] and len(receiver.accepted) == 1
     assert WebhookDelivery.objects.get().status == DELIVERED

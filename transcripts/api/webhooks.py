@@ -141,7 +141,7 @@ def send(delivery_id) -> None:
     elif runner == "inline":
         deliver(delivery_id)
     else:
-        _executor().submit(_deliver_in_thread, delivery_id)
+        _submit(str(delivery_id))
 
 
 @task
@@ -151,6 +151,7 @@ def deliver_task(delivery_id: str) -> str:
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_queued: set[str] = set()  # ids in the pool's queue, not started yet
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -161,7 +162,20 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _submit(delivery_id: str) -> None:
+    """Queue a delivery in this process's pool unless it waits there already: both threads
+    may be retrying slow receivers for minutes, so a pending row can wait its turn past the
+    sweep's grace, and each sweep would queue it once more."""
+    with _pool_lock:
+        if delivery_id in _queued:
+            return
+        _queued.add(delivery_id)
+    _executor().submit(_deliver_in_thread, delivery_id)
+
+
 def _deliver_in_thread(delivery_id) -> None:
+    with _pool_lock:
+        _queued.discard(str(delivery_id))
     close_old_connections()
     try:
         deliver(delivery_id)
@@ -195,6 +209,13 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
 # Past its lease a "sending" row is taken to have lost its sender (a process killed, a
 # Lambda timed out): one attempt's timeout, the wait before the next, and this much more.
 LEASE_MARGIN_SECONDS = 60
+
+# A pending delivery has never been tried (a retry waits in "sending", under a lease that
+# covers its backoff), and its dispatch (a pool job on commit, a Lambda async invoke) starts
+# it within seconds. Pending for longer than this, it is taken to have lost its dispatch: the
+# process died first, or the invoke was lost. A sweep that is wrong about it costs one more
+# dispatch that finds the row claimed and skips, never a second send.
+PENDING_GRACE_SECONDS = 120
 
 
 def _lease(wait: float = 0.0):
@@ -280,11 +301,14 @@ def on_sweep(sender, **kwargs) -> None:
 
 
 def recover_stale_deliveries() -> list[str]:
-    """Send again the deliveries whose sender vanished mid-send (each stale-row sweep
-    asks, through stale_sweep). `deliver` claims each one, so two sweeps at once send
-    it once."""
-    stale = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at__isnull=True)
-    ids = [str(i) for i in WebhookDelivery.objects.filter(stale, status=SENDING).values_list("id", flat=True)]
+    """Send the deliveries whose sender vanished (each stale-row sweep asks, through
+    stale_sweep): mid-send, or before it started. `deliver` claims each one, so two
+    sweeps at once, or a sweep and a late original dispatch, send it once."""
+    now = timezone.now()
+    stale = Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+    lost = Q(created_at__lt=now - timedelta(seconds=PENDING_GRACE_SECONDS))
+    rows = WebhookDelivery.objects.filter(Q(stale, status=SENDING) | Q(lost, status=PENDING))
+    ids = [str(i) for i in rows.order_by("created_at").values_list("id", flat=True)]
     for delivery_id in ids:
         log.info("recovering webhook delivery %s", delivery_id)
         send(delivery_id)
